@@ -1,0 +1,167 @@
+"""Interpreter backends: the only module that constructs a native interpreter.
+
+Order of preference: ``litert`` (ai-edge-litert, maintained, NumPy 2) →
+``tflite-runtime`` (legacy, NumPy < 2 only) → ``tensorflow`` (``tf.lite``).
+``EDGEKIT_BACKEND`` or ``backend=`` forces one. Every error a backend raises is
+mapped to an edgekit error in :func:`map_error`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BackendMissing, ConfigError, EdgekitError, ModelIncompatible, ModelInvalid
+
+__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "map_error", "resolve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One interpreter implementation edgekit can use."""
+
+    name: str
+    module: str
+    package: str
+
+    def installed(self) -> bool:
+        top = self.module.split(".")[0].split(":")[0]
+        return importlib.util.find_spec(top) is not None
+
+    def version(self) -> str | None:
+        try:
+            return importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def interpreter_class(self) -> Any:
+        top, _, attr_path = self.module.partition(":")
+        try:
+            module: Any = importlib.import_module(top)
+            for attr in attr_path.split(".") if attr_path else ():
+                module = getattr(module, attr)
+        except ImportError as exc:
+            raise BackendMissing(
+                f"backend {self.name!r} is not importable ({exc}); install it with: "
+                f"pip install {self.package}"
+            ) from exc
+        except (SystemError, RuntimeError, AttributeError) as exc:
+            raise map_error(exc, self) from exc
+        return module.Interpreter
+
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
+        Backend("tflite-runtime", "tflite_runtime.interpreter", "tflite-runtime"),
+        Backend("tensorflow", "tensorflow:lite", "tensorflow"),
+    )
+}
+_ALIASES = {"ai_edge_litert": "litert", "ai-edge-litert": "litert", "tflite_runtime": "tflite-runtime",
+            "tflite": "tflite-runtime", "tf": "tensorflow"}
+
+
+def available() -> list[Backend]:
+    """Installed backends, in order of preference (nothing is imported)."""
+    return [b for b in BACKENDS.values() if b.installed()]
+
+
+def resolve(name: str | None = None) -> Backend:
+    """The backend to use: ``name``, else ``$EDGEKIT_BACKEND``, else the first installed.
+
+    Raises:
+        ConfigError: an unknown backend name.
+        BackendMissing: the forced backend, or every backend, is missing.
+    """
+    name = name or os.environ.get("EDGEKIT_BACKEND") or None
+    if name:
+        key = _ALIASES.get(name.lower(), name.lower())
+        if key not in BACKENDS:
+            raise ConfigError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")
+        backend = BACKENDS[key]
+        if not backend.installed():
+            raise BackendMissing(
+                f"backend {backend.name!r} is not installed; pip install {backend.package}"
+            )
+        return backend
+    found = available()
+    if not found:
+        raise BackendMissing("no TFLite interpreter is installed; pip install ai-edge-litert")
+    return found[0]
+
+
+_OP_VERSION = re.compile(r"Didn't find (?:op for )?(?:builtin|custom) (?:opcode|op) '?([\w.]+)'? version '?(\d+)'?")
+_CUSTOM_OP = re.compile(r"Encountered unresolved custom op: ([\w.]+)")
+
+
+def map_error(exc: BaseException, backend: Backend, where: str = "model") -> EdgekitError:
+    """Turn any exception a backend raised into the edgekit error that explains it."""
+    if isinstance(exc, EdgekitError):
+        return exc
+    text = str(exc)
+    version = backend.version() or "?"
+    label = f"{backend.package} {version}"
+    if isinstance(exc, SystemError) and "returned a result with an exception set" in text:
+        return BackendMissing(
+            f"{label} does not work with NumPy {_numpy_version()}: it needs numpy<2; "
+            "use ai-edge-litert (pip install ai-edge-litert) or pip install 'numpy<2'"
+        )
+    if "numpy" in text.lower() and ("_ARRAY_API" in text or "compiled using NumPy 1" in text):
+        return BackendMissing(
+            f"{label} was built for NumPy 1 and NumPy {_numpy_version()} is installed; "
+            "use ai-edge-litert or pip install 'numpy<2'"
+        )
+    match = _OP_VERSION.search(text)
+    if match:
+        op, op_version = match.groups()
+        return ModelIncompatible(
+            f"{where}: operator {op} version {op_version} is not supported by {label}; "
+            "the model needs a newer runtime: pip install ai-edge-litert"
+        )
+    match = _CUSTOM_OP.search(text)
+    if match:
+        return ModelIncompatible(
+            f"{where}: custom operator {match.group(1)} is not available in {label}"
+        )
+    if "Model provided has model identifier" in text or "Could not open" in text or \
+            "The model is not a valid Flatbuffer" in text or "verif" in text.lower():
+        return ModelInvalid(f"{where}: the interpreter rejected the file: {_first_line(text)}")
+    if isinstance(exc, ValueError | RuntimeError):
+        return ModelIncompatible(f"{where}: {label} cannot run it: {_first_line(text)}")
+    return ModelInvalid(f"{where}: {type(exc).__name__}: {_first_line(text)}")
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no message"
+
+
+def _numpy_version() -> str:
+    import numpy
+
+    return numpy.__version__
+
+
+def create_interpreter(
+    model: bytes, backend: Backend, threads: int | None = None, where: str = "model"
+) -> Any:
+    """A native interpreter over ``model`` with tensors allocated.
+
+    XNNPACK is the default delegate of every backend's built-in op resolver; it
+    stays on. ``threads=None`` lets the backend decide.
+    """
+    cls = backend.interpreter_class()
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be at least 1, got {threads}")
+    try:
+        interpreter = cls(model_content=model, num_threads=threads)
+        interpreter.allocate_tensors()
+    except Exception as exc:  # noqa: BLE001 - every backend error is mapped here, once
+        raise map_error(exc, backend, where) from exc
+    return interpreter

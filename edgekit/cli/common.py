@@ -1,0 +1,100 @@
+"""Options shared by the commands that load a model, and small output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+__all__ = ["echo_json", "model_options", "open_model", "MODEL_OPTION_NAMES"]
+
+MODEL_OPTION_NAMES = (
+    "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
+    "score_threshold", "iou_threshold", "max_detections", "classes", "task", "layout",
+    "normalize", "resize", "color",
+)
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options every model-loading command shares."""
+    decorators = [
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Interpreter threads (default: device profile, else backend default)."),
+        click.option("--backend", default=None, envvar="EDGEKIT_BACKEND",
+                     help="litert | tflite-runtime | tensorflow (default: first installed)."),
+        click.option("--labels", type=click.Path(dir_okay=False), default=None,
+                     help="Labels file, one per line (overrides the model's own)."),
+        click.option("--device", default=None,
+                     help="Device profile name or 'auto': applies its thread count."),
+        click.option("--isolate", is_flag=True,
+                     help="Load the model in a child process first (untrusted files)."),
+        click.option("--model-sha256", default=None, help="Refuse the model unless its SHA-256 matches."),
+        click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+                     help="Classes to report."),
+        click.option("--score-threshold", "--threshold", type=click.FloatRange(0, 1), default=None,
+                     help="Minimum score to report (default: 0 classify, 0.25 detect)."),
+        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.45,
+                     show_default=True, help="NMS overlap threshold (detection)."),
+        click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True),
+        click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
+        click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
+                     help="Force the task instead of reading/inferring it."),
+        click.option("--layout", default=None, help="Force a detection layout (see inspect)."),
+        click.option("--normalize", default=None,
+                     help="Input range: unit | signed | raw | imagenet | MEAN,STD."),
+        click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None),
+        click.option("--color", type=click.Choice(["rgb", "bgr", "gray"]), default=None),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def pop_model_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Remove the shared model options from ``kwargs`` and return them."""
+    return {name: kwargs.pop(name) for name in MODEL_OPTION_NAMES if name in kwargs}
+
+
+def open_model(path: str, opts: dict[str, Any]) -> Any:
+    """Load ``path`` with the shared CLI options (see :func:`model_options`)."""
+    import edgekit
+
+    options = dict(opts)
+    sha = options.pop("model_sha256", None)
+    model = edgekit.load(
+        path,
+        threads=options.pop("threads", None),
+        backend=options.pop("backend", None),
+        labels=options.pop("labels", None),
+        device=options.pop("device", None),
+        isolate=options.pop("isolate", False),
+        sha256=sha,
+        **{k: v for k, v in options.items() if v is not None},
+    )
+    return model
+
+
+def echo_json(obj: Any) -> None:
+    """Print one JSON object on one line and flush (stdout may be a pipe)."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def lazy_trainer(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a missing TensorFlow into the one-line ``ExtraMissing`` error (exit 2)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import importlib.util
+
+        from ..errors import ExtraMissing
+
+        if importlib.util.find_spec("tensorflow") is None:
+            raise ExtraMissing("this command", "train", "TensorFlow")
+        return func(*args, **kwargs)
+
+    return wrapper

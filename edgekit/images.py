@@ -1,0 +1,39 @@
+"""Reading image files into BGR frames (OpenCV imported lazily)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageUnreadable
+
+__all__ = ["IMAGE_SUFFIXES", "read_image"]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".gif")
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file into a BGR ``uint8`` array.
+
+    Raises:
+        ImageUnreadable: the file is missing, empty, a folder, or not a decodable image.
+    """
+    import cv2
+
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except FileNotFoundError as exc:
+        raise ImageUnreadable(f"{p}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ImageUnreadable(f"{p}: is a directory, not an image") from exc
+    except OSError as exc:
+        raise ImageUnreadable(f"{p}: {exc.strerror or exc}") from exc
+    if data.size == 0:
+        raise ImageUnreadable(f"{p}: file is empty")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise ImageUnreadable(f"{p}: not a decodable image ({data.size} bytes)")
+    return image

@@ -1,0 +1,312 @@
+"""``edgekit.load`` and :class:`Model`: one model, one interpreter, typed results.
+
+Of all edgekit, only this module and :mod:`edgekit.backend` touch an
+interpreter. Pre- and post-processing are the pure functions of
+:mod:`edgekit.preprocess`, :mod:`edgekit.postprocess` and :mod:`edgekit.detect`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import metadata as md
+from .backend import Backend, create_interpreter, resolve
+from .errors import ConfigError, FrameInvalid, ModelIncompatible, ModelInvalid, ModelNotFound
+from .images import read_image
+from .labels import labels_from_zip, read_labels
+from .modelfile import read_file_info, zip_files
+from .options import PredictOptions, input_format
+from .postprocess import classify, dequantize
+from .preprocess import Transform, preprocess
+from .results import Latency, Prediction
+from .specs import ModelInfo, TensorSpec, guess_task
+from .validate import check_model
+
+__all__ = ["Model", "load"]
+
+ModelSource = str | os.PathLike[str] | bytes
+
+
+def _read_source(source: ModelSource) -> tuple[bytes, str]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), "<bytes>"
+    path = Path(source)
+    where = str(path)
+    if not path.exists():
+        raise ModelNotFound(f"{where}: no such file")
+    if not path.is_file():
+        raise ModelNotFound(f"{where}: not a file")
+    try:
+        return path.read_bytes(), where
+    except OSError as exc:
+        raise ModelNotFound(f"{where}: {exc.strerror or exc}") from exc
+
+
+class Model:
+    """A loaded ``.tflite`` model. Create it with :func:`edgekit.load`.
+
+    Use it as a context manager, or call :meth:`close`. One model may be
+    shared by threads: calls into the interpreter are serialised.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        where: str,
+        backend: Backend,
+        threads: int | None,
+        options: PredictOptions,
+        labels: Sequence[str] | str | os.PathLike[str] | None = None,
+    ) -> None:
+        check_model(data, where)
+        self._data = data
+        self._where = where
+        self._backend = backend
+        self._threads = threads
+        self._lock = threading.Lock()
+        file_info = read_file_info(data)
+        self._metadata = md.read(file_info.metadata, where)
+        self._interpreter: Any = create_interpreter(data, backend, threads, where)
+        self.inputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_input_details())
+        self.outputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_output_details())
+        self._labels, label_source = self._find_labels(labels, data)
+        meta_task = self._metadata.task if self._metadata else None
+        self.task: str = options.task or meta_task or guess_task(self.outputs)
+        self._layout = self._detection_layout(options)
+        if self.task == "detect" and not self._labels and self._layout is not None \
+                and getattr(self._layout, "num_classes", 0) == 80:
+            from .labels import COCO_NAMES
+
+            self._labels, label_source = COCO_NAMES, "coco"
+        self.options = options
+        self._format = input_format(self.inputs, self._metadata, options, where) \
+            if self.task != "raw" or _is_image_input(self.inputs) else None
+        self._info = ModelInfo(
+            source=where, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+            backend=backend.name, backend_version=backend.version(), threads=threads,
+            task=self.task, labels=self._labels, inputs=self.inputs, outputs=self.outputs,
+            operators=file_info.operators, input_format=self._format, metadata=self._metadata,
+            description=file_info.description, label_source=label_source,
+            layout=getattr(self._layout, "name", None),
+        )
+
+    # -- construction helpers -------------------------------------------------
+    def _find_labels(self, labels: Any, data: bytes) -> tuple[tuple[str, ...], str]:
+        if labels is not None:
+            return read_labels(labels), "argument"
+        if self._metadata and self._metadata.labels:
+            return self._metadata.labels, "metadata"
+        found = labels_from_zip(zip_files(data))
+        return (found, "tflite-support") if found else ((), "none")
+
+    def _detection_layout(self, options: PredictOptions) -> Any:
+        if self.task != "detect":
+            return None
+        from .detect import recognize
+
+        hints = self._metadata.detection if self._metadata else {}
+        layout = recognize(self.outputs, options.layout or hints.get("layout"))
+        if layout is None:
+            shapes = ", ".join(str(list(s.shape)) for s in self.outputs)
+            raise ModelIncompatible(
+                f"{self._where}: task is detect but the outputs ({shapes}) match no known "
+                "detection layout (SSD post-processed, YOLO [1,4+C,N] / [1,N,4+C] / [1,N,5+C])"
+            )
+        return layout
+
+    # -- public API -------------------------------------------------------------
+    @property
+    def info(self) -> ModelInfo:
+        """What is known about the model: specs, operators, metadata, backend."""
+        return self._info
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    @property
+    def metadata(self) -> md.ModelMetadata | None:
+        return self._metadata
+
+    @property
+    def input_format(self) -> Any:
+        return self._format
+
+    @property
+    def closed(self) -> bool:
+        return self._interpreter is None
+
+    def preprocess(self, frame: Any) -> tuple[np.ndarray, Transform]:
+        """Frame (BGR ``uint8`` or convertible) → ``(input tensor, Transform)``."""
+        if self._format is None:
+            raise ConfigError(
+                f"{self._where}: the input {list(self.inputs[0].shape)} is not an image; "
+                "use Model.run() with raw arrays"
+            )
+        tensor, transform = preprocess(frame, self._format)
+        return tensor.reshape(self.inputs[0].shape), transform
+
+    def invoke(self, *tensors: np.ndarray) -> list[np.ndarray]:
+        """Set the inputs, run the interpreter, return the raw (still quantized) outputs."""
+        interpreter = self._require_open()
+        if len(tensors) != len(self.inputs):
+            raise ConfigError(f"the model takes {len(self.inputs)} inputs, got {len(tensors)}")
+        with self._lock:
+            for spec, tensor in zip(self.inputs, tensors):
+                interpreter.set_tensor(spec.index, tensor)
+            interpreter.invoke()
+            return [interpreter.get_tensor(spec.index) for spec in self.outputs]
+
+    def postprocess(
+        self, outputs: Sequence[np.ndarray], transform: Transform | None = None
+    ) -> Prediction:
+        """Raw outputs → :class:`Prediction` (without latency)."""
+        tensors = tuple(dequantize(o, s.scale, s.zero_point) for o, s in zip(outputs, self.outputs))
+        opts = self.options
+        if self.task == "classify":
+            activation = self._metadata.activation if self._metadata else "auto"
+            classes = classify(tensors[0], self._labels, opts.top_k, opts.threshold_for("classify"),
+                               opts.activation or activation)
+            return Prediction(task="classify", classes=classes, tensors=tensors)
+        if self.task == "detect":
+            from .detect import decode
+
+            if transform is None:
+                fmt = self._format
+                transform = Transform(fmt.width, fmt.height, fmt.width, fmt.height, 1.0, 1.0)
+            detections = decode(tensors, self._layout, transform, self._labels, opts)
+            return Prediction(task="detect", detections=detections, tensors=tensors)
+        return Prediction(task="raw", tensors=tensors)
+
+    def predict(self, image: Any) -> Prediction:
+        """Pre-process, invoke and post-process one image.
+
+        Args:
+            image: A BGR ``uint8`` array (OpenCV's convention; grayscale, BGRA,
+                16-bit and float in [0, 1] are converted) or an image path.
+
+        Returns:
+            The :class:`Prediction`, with its latency breakdown.
+
+        Raises:
+            ImageUnreadable: ``image`` is a path that cannot be decoded.
+            FrameInvalid: ``image`` is an array that is not an image.
+        """
+        source = None
+        if isinstance(image, str | os.PathLike):
+            source = str(image)
+            image = read_image(image)
+        t0 = time.perf_counter()
+        tensor, transform = self.preprocess(image)
+        t1 = time.perf_counter()
+        outputs = self.invoke(tensor)
+        t2 = time.perf_counter()
+        pred = self.postprocess(outputs, transform)
+        t3 = time.perf_counter()
+        latency = Latency(pre=(t1 - t0) * 1e3, invoke=(t2 - t1) * 1e3, post=(t3 - t2) * 1e3)
+        return Prediction(pred.task, pred.classes, pred.detections, pred.tensors, latency, source)
+
+    def run(self, arrays: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Raw tensors in, raw tensors out (no pre- or post-processing).
+
+        Raises:
+            FrameInvalid: an array's shape or dtype does not match its input.
+        """
+        if isinstance(arrays, np.ndarray):
+            arrays = [arrays]
+        arrays = list(arrays)
+        for spec, array in zip(self.inputs, arrays):
+            if tuple(np.shape(array)) != spec.shape or np.asarray(array).dtype != np.dtype(spec.dtype):
+                raise FrameInvalid(
+                    f"input {spec.name!r} takes {spec.dtype}{list(spec.shape)}, "
+                    f"got {np.asarray(array).dtype}{list(np.shape(array))}"
+                )
+        return self.invoke(*[np.ascontiguousarray(a) for a in arrays])
+
+    def close(self) -> None:
+        """Release the interpreter. Further calls raise ``ConfigError``."""
+        with self._lock:
+            self._interpreter = None
+
+    def _require_open(self) -> Any:
+        if self._interpreter is None:
+            raise ConfigError(f"{self._where}: the model is closed")
+        return self._interpreter
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        shape = list(self.inputs[0].shape) if self.inputs else []
+        return (f"<edgekit.Model {self._where} task={self.task} input={shape} "
+                f"backend={self._backend.name}{' closed' if self.closed else ''}>")
+
+
+def _is_image_input(inputs: tuple[TensorSpec, ...]) -> bool:
+    if len(inputs) != 1:
+        return False
+    shape = inputs[0].shape
+    return len(shape) in (3, 4) and (shape[-1] in (1, 3, 4) or shape[1] in (1, 3, 4))
+
+
+def load(
+    source: ModelSource,
+    *,
+    threads: int | None = None,
+    backend: str | None = None,
+    labels: Sequence[str] | str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    isolate: bool = False,
+    sha256: str | None = None,
+    **options: Any,
+) -> Model:
+    """Load a ``.tflite`` model from a path or bytes.
+
+    Args:
+        source: Path to a ``.tflite`` file, or its bytes.
+        threads: Interpreter threads (``None``: the device profile's, else the backend's default).
+        backend: ``"litert"``, ``"tflite-runtime"`` or ``"tensorflow"`` (default: first installed,
+            or ``$EDGEKIT_BACKEND``).
+        labels: A labels file or a list of names (overrides the model's own).
+        device: A device profile name or ``"auto"``; supplies the default thread count.
+        isolate: Load and allocate the model in a child process first, so that a
+            native crash on a hostile file becomes :class:`ModelInvalid`.
+        sha256: Refuse the model unless its SHA-256 (hex) is this.
+        **options: :class:`~edgekit.options.PredictOptions` fields — ``top_k``,
+            ``score_threshold``, ``iou_threshold``, ``max_detections``, ``classes``,
+            ``task``, ``layout``, ``normalize``, ``resize``, ``color``, ``activation``.
+
+    Returns:
+        The loaded :class:`Model`.
+
+    Raises:
+        ModelNotFound, ModelInvalid, ModelIncompatible, BackendMissing, ConfigError.
+    """
+    opts = PredictOptions(**options)
+    data, where = _read_source(source)
+    if sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual.lower() != sha256.strip().lower():
+            raise ModelInvalid(f"{where}: SHA-256 is {actual}, expected {sha256.strip()}")
+    if device is not None and threads is None:
+        from .devices import get_profile
+
+        threads = get_profile(device).threads
+    chosen = resolve(backend)
+    check_model(data, where)
+    if isolate:
+        from .isolate import check_in_child
+
+        check_in_child(data, where, chosen, threads)
+    return Model(data, where, chosen, threads, opts, labels)

@@ -1,0 +1,128 @@
+"""Descriptions of a loaded model: tensor specs and :class:`ModelInfo`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .metadata import ModelMetadata
+from .modelfile import OperatorInfo
+from .preprocess import InputFormat
+
+__all__ = ["ModelInfo", "TensorSpec", "guess_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """An input or output tensor of the model.
+
+    Attributes:
+        name: Tensor name in the graph.
+        index: Interpreter tensor index.
+        shape: Shape (batch first).
+        dtype: NumPy dtype name (``"float32"``, ``"uint8"``, ``"int8"`` …).
+        scale, zero_point: Quantization, ``real = scale * (q - zero_point)``;
+            ``scale == 0`` means not quantized.
+    """
+
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float = 0.0
+    zero_point: int = 0
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    @classmethod
+    def from_detail(cls, detail: dict[str, Any]) -> TensorSpec:
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        return cls(
+            name=str(detail.get("name", "")),
+            index=int(detail["index"]),
+            shape=tuple(int(x) for x in detail["shape"]),
+            dtype=np.dtype(detail["dtype"]).name,
+            scale=float(scale),
+            zero_point=int(zero_point),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        if self.quantized:
+            out["quantization"] = {"scale": self.scale, "zero_point": self.zero_point}
+        return out
+
+
+def guess_task(outputs: tuple[TensorSpec, ...]) -> str:
+    """Task implied by the output signature when the model does not declare one.
+
+    One tensor holding a single row of N > 1 scores → ``"classify"``; a
+    detection signature → ``"detect"``; anything else → ``"raw"``.
+    """
+    from .detect import recognize
+
+    if len(outputs) == 1:
+        shape = outputs[0].shape
+        squeezed = [d for d in shape if d != 1]
+        if len(squeezed) == 1 and squeezed[0] > 1 and len(shape) <= 2:
+            return "classify"
+    if recognize(outputs) is not None:
+        return "detect"
+    return "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Everything known about a loaded model (``edgekit inspect`` prints this)."""
+
+    source: str
+    size: int
+    sha256: str
+    backend: str
+    backend_version: str | None
+    threads: int | None
+    task: str
+    labels: tuple[str, ...]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    operators: tuple[OperatorInfo, ...]
+    input_format: InputFormat | None
+    metadata: ModelMetadata | None = None
+    description: str = ""
+    layout: str | None = None
+    label_source: str = "none"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        fmt = self.input_format
+        return {
+            "source": self.source,
+            "size_bytes": self.size,
+            "sha256": self.sha256,
+            "backend": self.backend,
+            "backend_version": self.backend_version,
+            "threads": self.threads,
+            "task": self.task,
+            "layout": self.layout,
+            "labels": {"count": len(self.labels), "source": self.label_source,
+                       "first": list(self.labels[:10])},
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "operators": [{"name": o.name, "version": o.version, "custom": o.custom}
+                          for o in self.operators],
+            "preprocess": None if fmt is None else {
+                "width": fmt.width, "height": fmt.height, "channels": fmt.channels,
+                "color": fmt.color, "resize": fmt.resize, "mean": list(fmt.mean),
+                "std": list(fmt.std), "nchw": fmt.nchw,
+            },
+            "metadata": self.metadata.to_dict() if self.metadata else None,
+            "description": self.description,
+        }
