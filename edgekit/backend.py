@@ -39,7 +39,22 @@ class Backend:
         except importlib.metadata.PackageNotFoundError:
             return None
 
+    def problem(self) -> str | None:
+        """Why this installed backend cannot work here, known before importing it."""
+        if self.name == "tflite-runtime" and _numpy_major() >= 2:
+            version = self.version() or "?"
+            if _version_tuple(version) < (2, 15):
+                return (
+                    f"tflite-runtime {version} does not work with NumPy {_numpy_version()}: it "
+                    "needs numpy<2; use ai-edge-litert (pip install ai-edge-litert) or "
+                    "pip install 'numpy<2'"
+                )
+        return None
+
     def interpreter_class(self) -> Any:
+        problem = self.problem()
+        if problem:
+            raise BackendMissing(problem)
         top, _, attr_path = self.module.partition(":")
         try:
             module: Any = importlib.import_module(top)
@@ -91,9 +106,12 @@ def resolve(name: str | None = None) -> Backend:
             )
         return backend
     found = available()
-    if not found:
+    usable = [b for b in found if b.problem() is None]
+    if not usable:
+        if found:
+            raise BackendMissing(found[0].problem() or "no usable TFLite interpreter")
         raise BackendMissing("no TFLite interpreter is installed; pip install ai-edge-litert")
-    return found[0]
+    return usable[0]
 
 
 _OP_VERSION = re.compile(r"Didn't find (?:op for )?(?:builtin|custom) (?:opcode|op) '?([\w.]+)'? version '?(\d+)'?")
@@ -140,6 +158,18 @@ def map_error(exc: BaseException, backend: Backend, where: str = "model") -> Edg
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else "no message"
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _numpy_major() -> int:
+    return _version_tuple(_numpy_version())[0]
 
 
 def _numpy_version() -> str:

@@ -72,7 +72,7 @@ class Model:
         self._backend = backend
         self._threads = threads
         self._lock = threading.Lock()
-        file_info = read_file_info(data)
+        file_info = read_file_info(data, where)
         self._metadata = md.read(file_info.metadata, where)
         self._interpreter: Any = create_interpreter(data, backend, threads, where)
         self.inputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_input_details())

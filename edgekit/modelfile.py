@@ -10,12 +10,15 @@ files lives in :mod:`edgekit.validate` and runs before anything here.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 
 import numpy as np
+
+from .errors import ModelInvalid
 
 __all__ = ["FileInfo", "OperatorInfo", "read_file_info", "schema", "zip_files"]
 
@@ -71,8 +74,19 @@ def _op_name(code: object) -> tuple[str, bool]:
     return name, False
 
 
-def read_file_info(data: bytes) -> FileInfo:
-    """Parse the operator table and metadata of a (validated) model buffer."""
+def read_file_info(data: bytes, where: str = "model") -> FileInfo:
+    """Parse the operator table and metadata of a (validated) model buffer.
+
+    Raises:
+        ModelInvalid: the buffer's tables point outside it.
+    """
+    try:
+        return _read_file_info(data)
+    except (struct.error, IndexError, ValueError, TypeError, UnicodeError) as exc:
+        raise ModelInvalid(f"{where}: malformed flatbuffer ({exc})") from exc
+
+
+def _read_file_info(data: bytes) -> FileInfo:
     model = schema().Model.GetRootAs(data, 0)
     operators = []
     for i in range(model.OperatorCodesLength()):

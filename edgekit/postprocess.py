@@ -44,11 +44,7 @@ def top_k(scores: np.ndarray, k: int, threshold: float = 0.0) -> tuple[np.ndarra
     k = min(k, flat.size)
     if k == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    if k < flat.size:
-        part = np.argpartition(-flat, k - 1)[:k]
-    else:
-        part = np.arange(flat.size)
-    order = part[np.lexsort((part, -flat[part]))]
+    order = np.argsort(-flat, kind="stable")[:k]
     keep = order[flat[order] >= threshold]
     return keep.astype(np.int64), flat[keep]
 

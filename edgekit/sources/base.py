@@ -1,12 +1,29 @@
-"""The source protocol: something that yields ``(frame, timestamp)``."""
+"""The source protocol: something that yields ``(frame, timestamp)``.
+
+Contract of :meth:`Source.read` (what the capture layer relies on):
+
+- returns ``(frame, ts)``: a BGR ``uint8`` frame and its capture time (epoch s);
+- returns ``None``: the end of a file, or a live source that lost its device
+  or connection (the stream then reopens it with backoff);
+- raises :class:`~edgekit.errors.InputError` for one unreadable frame: the
+  stream counts it in ``bad_frames`` and reads on;
+- raises :class:`~edgekit.errors.SourceError` when the source broke; a live
+  source is then reopened.
+
+A source may also expose ``position`` (:class:`PositionedSource`), the index of
+the frame ``read`` returned last, counting frames it skipped itself (a camera
+that missed frames, the demo source after a pause), and ``input``, the path or
+URL the last frame came from (folders of images).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Source"]
+__all__ = ["Frame", "PositionedSource", "Source"]
 
 
 @runtime_checkable
@@ -30,3 +47,27 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release the device. Safe to call twice."""
+
+
+@runtime_checkable
+class PositionedSource(Source, Protocol):
+    """A source that numbers its own frames (see the module docstring)."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One captured frame as the pipeline sees it.
+
+    Attributes:
+        image: The BGR ``uint8`` pixels.
+        index: Index of the frame in its source (dropped frames count too).
+        ts: Capture time, seconds since the epoch.
+        input: The file or URL the frame came from, when it is one of many.
+    """
+
+    image: np.ndarray = field(repr=False)
+    index: int
+    ts: float
+    input: str | None = None

@@ -1,0 +1,219 @@
+"""``edgekit batch``: run a model over many images and videos, every input once.
+
+Exit codes: 0 when the run finished (items that could not be read are error
+rows, counted in the summary, not failures of the run); 130 after Ctrl-C
+(SIGINT) and 143 after SIGTERM — both leave a valid output file that
+``--resume`` continues; the usual edgekit codes for errors before the run
+(2 for a bad option or an existing ``--out``, 3–5 for the model).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import click
+
+from .common import model_options, open_model, pop_model_options
+
+__all__ = ["batch_cmd"]
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+TOP_LABELS = 10
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler (like KeyboardInterrupt for SIGINT)."""
+
+
+class Summary:
+    """Counts what a run did: processed, failed, per-label counts, rate."""
+
+    def __init__(self, skipped: int) -> None:
+        self.skipped = skipped
+        self.processed = 0
+        self.failed = 0
+        self.labels: Counter[str] = Counter()
+        self.started = time.monotonic()
+
+    def add(self, result: Any) -> None:
+        from ..results import ItemError
+        from ..writers import label_of
+
+        self.processed += 1
+        if isinstance(result, ItemError):
+            self.failed += 1
+        self.labels.update(label_of(result))
+
+    def render(self, stopped: str | None = None) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        lines = [f"edgekit batch: {self.processed} processed, {self.failed} failed in "
+                 f"{elapsed:.2f} s ({self.processed / elapsed:.1f} items/s)"
+                 + (f", {self.skipped} already done (--resume)" if self.skipped else "")]
+        if self.labels:
+            common = self.labels.most_common(TOP_LABELS)
+            more = len(self.labels) - len(common)
+            lines.append("labels: " + ", ".join(f"{name} {n}" for name, n in common)
+                         + (f" (+{more} more)" if more > 0 else ""))
+        if stopped:
+            lines.append(f"stopped by {stopped}; the output is complete up to here — "
+                         "run again with --resume to continue")
+        return "\n".join(lines)
+
+
+@click.command("batch")
+@click.argument("model")
+@click.argument("inputs", nargs=-1)
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="results.jsonl (JSON lines) or results.csv; default: JSON lines on stdout.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="For videos: keep every N-th frame.")
+@click.option("--list", "list_file", default=None,
+              help="A file listing more inputs, one per line ('-': stdin).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Decoding threads (local; default one per core) or Ray actors (default 2).")
+@click.option("--resume", is_flag=True, help="Continue --out: skip the inputs it already holds.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local threads, or a Ray Data map_batches step (edgekit[ray]).")
+@click.option("--address", default=None, help="Ray cluster address to join (--engine ray).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@model_options
+def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
+              list_file: str | None, workers: int | None, resume: bool, force: bool, engine: str,
+              address: str | None, progress: bool | None, **kwargs: Any) -> None:
+    """Run MODEL on every image and video frame of INPUTS, in order, each once.
+
+    INPUTS are image files, folders (recursive, sorted), globs ('photos/**/*.jpg')
+    and videos (every frame, or --every N). MODEL may be 'default' for the
+    bundled digits classifier. Unreadable inputs become error rows and the run
+    goes on. Ctrl-C / SIGTERM stop cleanly (exit 130 / 143); --resume continues.
+    """
+    from ..writers import open_writer
+
+    if not inputs and list_file is None:
+        raise click.UsageError("give INPUTS or --list FILE")
+    if address is not None and engine != "ray":
+        raise click.UsageError("--address needs --engine ray")
+    path = _model_path(model)
+    with open_model(path, pop_model_options(kwargs)) as loaded:
+        writer, done = open_writer(out, resume=resume, force=force)
+        with writer:
+            stopped = _run(loaded, inputs, writer, done, progress, every=every,
+                           list_file=list_file, workers=workers, engine=engine, address=address)
+    if stopped:
+        raise click.exceptions.Exit(EXIT_SIGINT if stopped == "SIGINT" else EXIT_SIGTERM)
+
+
+def _model_path(model: str) -> str:
+    if model == "default":
+        from .. import default_model_path
+
+        return default_model_path()
+    return model
+
+
+def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
+         progress: bool | None, **options: Any) -> str | None:
+    """Write every result; return ``"SIGINT"``/``"SIGTERM"`` when stopped by one."""
+    from ..batch import batch
+
+    summary = Summary(skipped=len(done))
+    bar = _Progress(progress if progress is not None else sys.stderr.isatty(), len(done))
+    results = batch(model, inputs, skip=done, **options)
+    stopped: str | None = None
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        bar.start(inputs, options["list_file"], options["every"])
+        for result in results:
+            writer.write(result)
+            summary.add(result)
+            bar.advance(summary)
+    except KeyboardInterrupt:
+        stopped = "SIGINT"
+    except Terminated:
+        stopped = "SIGTERM"
+    finally:
+        # a second signal must not break the clean-up that keeps the file valid
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+            writer.sync()
+            bar.stop()
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, previous)
+    click.echo(summary.render(stopped), err=True)
+    return stopped
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+class _Progress:
+    """A rich progress bar on stderr (rate and ETA); its total is counted in a thread."""
+
+    def __init__(self, enabled: bool, done: int) -> None:
+        self._enabled = enabled
+        self._done = done
+        self._bar: Any = None
+        self._task: Any = None
+        self._pending = 0
+        self._shown = 0.0
+
+    def start(self, inputs: tuple[str, ...], list_file: str | None, every: int) -> None:
+        if not self._enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
+                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+        self._bar = Progress(
+            TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[rate]} items/s"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+        )
+        self._task = self._bar.add_task("batch", total=None, completed=self._done, rate="…")
+        self._bar.start()
+        if list_file != "-":  # stdin can be read once only
+            threading.Thread(target=self._count, args=(inputs, list_file, every),
+                             name="edgekit-batch-count", daemon=True).start()
+
+    def _count(self, inputs: tuple[str, ...], list_file: str | None, every: int) -> None:
+        from ..batch_inputs import count_items, expand
+        from ..errors import EdgekitError
+
+        try:
+            total = count_items(expand(inputs, list_file), every)
+        except EdgekitError:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, total=total)
+
+    def advance(self, summary: Summary) -> None:
+        if self._bar is None:
+            return
+        self._pending += 1
+        now = time.monotonic()
+        if now - self._shown < 0.1:  # redrawing per item would cost more than a small model
+            return
+        elapsed = max(now - summary.started, 1e-9)
+        self._bar.update(self._task, advance=self._pending,
+                         rate=f"{summary.processed / elapsed:.1f}")
+        self._pending, self._shown = 0, now
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=self._pending)
+            self._bar.stop()
+            self._bar = None

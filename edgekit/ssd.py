@@ -1,0 +1,89 @@
+"""SSD-style post-processed outputs (``TFLite_Detection_PostProcess``) → candidates.
+
+The custom op emits four tensors — boxes ``[1,N,4]`` (``ymin, xmin, ymax,
+xmax``, normalized), class ids ``[1,N]``, scores ``[1,N]`` and the count
+``[1]`` — already thresholded and suppressed. The *order* in which a model
+lists them differs between TF1 and TF2 exports, so roles are assigned by shape
+(boxes, count), then by name (``score`` / ``class`` in the name, or the op's
+output index in a ``name:k`` suffix), and checked against the values of each
+frame (ids are whole numbers, scores usually are not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .boxes import Candidates, looks_normalized, to_corners, to_input_pixels
+
+__all__ = ["assign_roles", "candidates"]
+
+_SUFFIX = re.compile(r":(\d+)$")
+
+
+def _dims(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(shape[1:]) if len(shape) > 1 and shape[0] == 1 else tuple(shape)
+
+
+def assign_roles(outputs: Sequence[Any]) -> tuple[int, int, int, int] | None:
+    """Output indices ``(boxes, classes, scores, count)``, or ``None`` when not SSD-shaped.
+
+    Args:
+        outputs: Objects with ``.shape`` and ``.name`` (the model's output specs).
+    """
+    if len(outputs) != 4:
+        return None
+    dims = [_dims(o.shape) for o in outputs]
+    boxes = [i for i, d in enumerate(dims) if len(d) == 2 and d[1] == 4]
+    count = [i for i, d in enumerate(dims) if int(np.prod(d, dtype=np.int64)) == 1]
+    if len(boxes) != 1 or len(count) != 1:
+        return None
+    n = dims[boxes[0]][0]
+    rows = [i for i, d in enumerate(dims) if d == (n,) and i not in count]
+    if len(rows) != 2 or n < 1:
+        return None
+    classes, scores = _order_rows(rows, [outputs[i].name.lower() for i in rows])
+    return boxes[0], classes, scores, count[0]
+
+
+def _order_rows(rows: list[int], names: list[str]) -> tuple[int, int]:
+    a, b = rows
+    if "score" in names[0] or "class" in names[1]:
+        return b, a
+    if "class" in names[0] or "score" in names[1]:
+        return a, b
+    ka, kb = (_SUFFIX.search(n) for n in names)
+    if ka and kb and {ka.group(1), kb.group(1)} == {"1", "2"}:  # op order: boxes, classes, scores, count
+        return (a, b) if ka.group(1) == "1" else (b, a)
+    return a, b
+
+
+def _integral(x: np.ndarray) -> bool:
+    return bool(np.all(np.abs(x - np.rint(x)) < 1e-4))
+
+
+def candidates(
+    tensors: Sequence[np.ndarray],
+    roles: tuple[int, int, int, int],
+    box_format: str,
+    coords: str,
+    threshold: float,
+    input_size: tuple[int, int],
+) -> Candidates:
+    """Detections scoring at least ``threshold``, corners in input pixels, best first."""
+    b, c, s, k = roles
+    boxes = np.asarray(tensors[b], np.float32).reshape(-1, 4)
+    classes = np.asarray(tensors[c], np.float32).reshape(-1)
+    scores = np.asarray(tensors[s], np.float32).reshape(-1)
+    count = int(np.clip(np.rint(np.asarray(tensors[k]).reshape(-1)[0]), 0, len(scores)))
+    boxes, classes, scores = boxes[:count], classes[:count], scores[:count]
+    if not _integral(classes) and _integral(scores):  # roles were listed the other way round
+        classes, scores = scores, classes
+    keep = np.flatnonzero(scores >= threshold)
+    keep = keep[np.argsort(-scores[keep], kind="stable")]
+    normalized = coords == "normalized" or (coords == "auto" and looks_normalized(boxes))
+    corners = to_input_pixels(to_corners(boxes[keep], box_format), normalized, *input_size)
+    return Candidates(corners, scores[keep], np.rint(classes[keep]).astype(np.int64))

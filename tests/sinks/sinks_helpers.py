@@ -1,0 +1,136 @@
+"""Helpers for the sink tests: hand-built results and stats, a real mosquitto broker."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import subprocess
+import time
+from pathlib import Path
+
+from edgekit.results import BBox, Classification, Detection, FrameResult, Latency, Prediction
+from edgekit.sinks import StreamStats
+
+
+def classify_result(index: int, label: str = "cat", score: float = 0.9, ts: float | None = None,
+                    source: str = "test") -> FrameResult:
+    """A classification result as the pipeline would build it."""
+    pred = Prediction(task="classify",
+                      classes=(Classification(index % 10, label, score), Classification(99, "dog", 0.05)),
+                      latency=Latency(pre=1.0, invoke=10.0 + index % 3, post=0.5, age=2.0))
+    return FrameResult(frame=index, ts=time.time() if ts is None else ts, source=source, prediction=pred)
+
+
+def detect_result(index: int, box: tuple[float, float, float, float] = (40, 30, 200, 180),
+                  ts: float | None = None) -> FrameResult:
+    """A detection result with one box in source pixels."""
+    pred = Prediction(task="detect",
+                      detections=(Detection(0, "person", 0.88, BBox(*box)),),
+                      latency=Latency(pre=1.0, invoke=20.0, post=1.0, age=3.0))
+    return FrameResult(frame=index, ts=time.time() if ts is None else ts, source="test", prediction=pred)
+
+
+def stats_for(index: int) -> StreamStats:
+    return StreamStats(fps=20.0 + index % 5, latency_p50=12.0 + index % 7, latency_p95=20.0,
+                       frames=index + 1, inferred=index + 1, dropped=index // 10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class Broker:
+    """A real mosquitto on a loopback port that tests can stop and restart."""
+
+    def __init__(self, folder: Path, passwords: dict[str, str] | None = None) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if passwords:
+            pwfile = folder / "passwd"
+            pwfile.touch(mode=0o600)
+            for user, password in passwords.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(pwfile), user, password], check=True,
+                               capture_output=True)
+            lines += ["allow_anonymous false", f"password_file {pwfile}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.folder / "mosquitto.log", "ab") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=log,
+                                         stderr=log)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+class Subscriber:
+    """A paho subscriber that collects the JSON messages of one topic."""
+
+    def __init__(self, port: int, topic: str, username: str | None = None,
+                 password: str | None = None) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[dict] = []
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{time.time_ns()}")
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = lambda c, u, f, rc, p=None: (c.subscribe(topic, qos=2), None)
+        self.client.on_subscribe = lambda *a: self._ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self._ready.wait(10):
+            raise RuntimeError("subscriber did not subscribe within 10 s")
+
+    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+        with self._lock:
+            self.messages.append(json.loads(message.payload))
+
+    def wait_for(self, predicate, timeout: float = 15.0) -> list[dict]:  # noqa: ANN001
+        """Wait until ``predicate(messages)`` holds; return the messages (fails on timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                got = list(self.messages)
+            if predicate(got):
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"condition not met within {timeout} s; got {len(got)} messages: "
+                             f"{[m.get('frame', m.get('event')) for m in got]}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
