@@ -9,10 +9,8 @@ mapped to an edgekit error in :func:`map_error`.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +32,8 @@ class Backend:
         return importlib.util.find_spec(top) is not None
 
     def version(self) -> str | None:
+        import importlib.metadata
+
         try:
             return importlib.metadata.version(self.package)
         except importlib.metadata.PackageNotFoundError:
@@ -114,8 +114,8 @@ def resolve(name: str | None = None) -> Backend:
     return usable[0]
 
 
-_OP_VERSION = re.compile(r"Didn't find (?:op for )?(?:builtin|custom) (?:opcode|op) '?([\w.]+)'? version '?(\d+)'?")
-_CUSTOM_OP = re.compile(r"Encountered unresolved custom op: ([\w.]+)")
+_OP_VERSION = r"Didn't find (?:op for )?(?:builtin|custom) (?:opcode|op) '?([\w.]+)'? version '?(\d+)'?"
+_CUSTOM_OP = r"Encountered unresolved custom op: ([\w.]+)"
 
 
 def map_error(exc: BaseException, backend: Backend, where: str = "model") -> EdgekitError:
@@ -135,14 +135,16 @@ def map_error(exc: BaseException, backend: Backend, where: str = "model") -> Edg
             f"{label} was built for NumPy 1 and NumPy {_numpy_version()} is installed; "
             "use ai-edge-litert or pip install 'numpy<2'"
         )
-    match = _OP_VERSION.search(text)
+    import re
+
+    match = re.search(_OP_VERSION, text)
     if match:
         op, op_version = match.groups()
         return ModelIncompatible(
             f"{where}: operator {op} version {op_version} is not supported by {label}; "
             "the model needs a newer runtime: pip install ai-edge-litert"
         )
-    match = _CUSTOM_OP.search(text)
+    match = re.search(_CUSTOM_OP, text)
     if match:
         return ModelIncompatible(
             f"{where}: custom operator {match.group(1)} is not available in {label}"

@@ -31,8 +31,8 @@ __all__ = ["SCHEMA", "BenchSpec", "LatencyStats", "compare", "environment", "mea
 
 SCHEMA = "edgekit.bench/1"
 DYNAMIC_WARNING = ("dynamic-range quantized (float activations × int8 weights): XNNPACK has no kernels "
-                   "for it, so it runs on the reference kernels (~20× slower than float32 measured on "
-                   "x86-64); export float32, float16 or full int8 instead")
+                   "for it, so it runs on the slower built-in kernels (up to ~20× slower than float32 in "
+                   "edgekit's measurements on x86-64); export float32, float16 or full int8 instead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,40 +191,36 @@ def measure(spec: BenchSpec) -> dict[str, Any]:
                latency_ms=LatencyStats.from_samples(samples).to_dict())
     memory["peak"] = memory_mb()["peak"]
     row["rss_mb"] = memory
-    if spec.pipeline:
-        row["pipeline"] = _pipeline(model, spec)
-    row["thermal"]["after"] = read_thermal()
     model.close()
+    if spec.pipeline:
+        row["pipeline"] = _pipeline(spec)
+    row["thermal"]["after"] = read_thermal()
     return row
 
 
-def _pipeline(model: Any, spec: BenchSpec) -> dict[str, Any]:
-    """End-to-end numbers through a source: FPS, frame age at invoke start, drops."""
-    import edgekit
+def _pipeline(spec: BenchSpec) -> dict[str, Any]:
+    """End-to-end numbers through a source (:func:`edgekit.stream`): FPS, frame age, drops."""
+    from . import load
+    from .errors import ModelIncompatible
+    from .stream import stream
 
-    ages, totals, frames = [], [], []
-    start = time.perf_counter()
-    stream = edgekit.stream(model, source=spec.pipeline)
-    try:
-        for result in stream:
-            if getattr(result, "prediction", None) is None:
-                continue  # a stream event, not a result
-            frames.append(result.frame)
+    try:  # the model's own task, so that post-processing is part of the numbers
+        model = load(spec.model, threads=spec.threads, backend=spec.backend)
+    except ModelIncompatible:
+        model = load(spec.model, threads=spec.threads, backend=spec.backend, task="raw")
+    ages, totals = [], []
+    with model:
+        run = stream(model, source=spec.pipeline, duration=spec.pipeline_seconds)
+        for result in run:
             ages.append(result.prediction.latency.age)
             totals.append(result.prediction.latency.total)
-            if time.perf_counter() - start >= spec.pipeline_seconds:
-                break
-    finally:
-        getattr(stream, "close", lambda: None)()
-    wall = time.perf_counter() - start
-    if not frames:
-        return {"source": spec.pipeline, "error": "the source produced no frame"}
-    produced = frames[-1] - frames[0] + 1
-    age, total = LatencyStats.from_samples(ages), LatencyStats.from_samples(totals)
-    return {"source": spec.pipeline, "seconds": round(wall, 3), "inferred": len(frames),
-            "fps": round(len(frames) / wall, 2), "dropped": max(0, produced - len(frames)),
-            "age_ms": {"p50": round(age.p50, 3), "p95": round(_p(ages, 95), 3)},
-            "total_ms": {"p50": round(total.p50, 3), "p95": round(_p(totals, 95), 3)}}
+        summary = run.summary()
+    if not ages:
+        return {"source": spec.pipeline, "error": f"no frame was inferred ({summary.reason})"}
+    return {"source": summary.source, "seconds": round(summary.seconds, 3), "frames": summary.frames,
+            "inferred": summary.inferred, "fps": round(summary.fps, 2), "dropped": summary.dropped,
+            "age_ms": {"p50": round(_p(ages, 50), 3), "p95": round(_p(ages, 95), 3)},
+            "total_ms": {"p50": round(_p(totals, 50), 3), "p95": round(_p(totals, 95), 3)}}
 
 
 def _p(values: Sequence[float], q: float) -> float:
@@ -364,14 +360,29 @@ def render(report: dict[str, Any]) -> str:
         if pipe and "fps" in pipe:
             lines.append(f"pipeline {r['name']} via {pipe['source']}: {pipe['fps']:.1f} FPS, frame age p50 "
                          f"{pipe['age_ms']['p50']:.1f} ms, total p50 {pipe['total_ms']['p50']:.1f} ms, "
-                         f"{pipe['dropped']} dropped of {pipe['dropped'] + pipe['inferred']}")
+                         f"{pipe['dropped']} dropped of {pipe['frames']} frames")
         elif pipe:
             lines.append(f"pipeline {r['name']} via {pipe['source']}: {pipe.get('error')}")
+        ratio = _dynamic_ratio(r, ok)
+        if ratio:
+            lines.append(f"warning  {r['name']}: p50 is {ratio:.1f}× its float32 variant's here")
         for w in r.get("warnings") or []:
             lines.append(f"warning  {r['name']}: {w}")
         if r.get("error"):
             lines.append(f"error    {r['name']} ({r.get('backend') or 'default'}): {r['error']}")
     return "\n".join(lines)
+
+
+def _dynamic_ratio(row: dict[str, Any], rows: list[dict[str, Any]]) -> float | None:
+    """p50 of a dynamic-range model over its ``*_float32`` sibling's (same backend and threads)."""
+    if row.get("precision") != "dynamic" or row.get("error") or "_dynamic" not in row["name"]:
+        return None
+    twin = row["name"].replace("_dynamic", "_float32")
+    for other in rows:
+        if other["name"] == twin and other.get("backend") == row.get("backend") \
+                and other.get("threads") == row.get("threads"):
+            return row["latency_ms"]["p50"] / other["latency_ms"]["p50"]
+    return None
 
 
 def render_compare(result: dict[str, Any]) -> str:

@@ -55,8 +55,8 @@ def check_in_child(
     except subprocess.TimeoutExpired as exc:
         stage = _last_stage(exc.stdout or b"")
         raise ModelInvalid(
-            f"{where}: the model did not finish {_STAGE_TEXT[stage]} in a child process within "
-            f"{limit:g} s (hang; the child was killed)"
+            f"{where}: the model hung {_STAGE_TEXT[stage]} in a child process: no verdict "
+            f"within {limit:g} s (the child was killed)"
         ) from None
     except OSError as exc:
         raise ModelInvalid(f"{where}: cannot start the isolation child process: {exc}") from exc
@@ -64,8 +64,9 @@ def check_in_child(
 
 
 _STAGE_TEXT = {
-    "start": "starting", "load": "loading", "allocate": "allocating its tensors",
-    "invoke": "its test invocation", "done": "exiting",
+    "start": "while starting", "load": "while loading the model",
+    "allocate": "while allocating the model's tensors",
+    "invoke": "during the model's test invocation", "done": "while exiting",
 }
 
 
@@ -97,20 +98,20 @@ def _verdict(proc: subprocess.CompletedProcess[bytes], where: str) -> None:
         except ValueError:
             name = f"signal {-proc.returncode}"
         raise ModelInvalid(
-            f"{where}: the native interpreter crashed ({name}) while {_STAGE_TEXT[stage]} "
-            "the model in a child process"
+            f"{where}: the native interpreter crashed ({name}) {_STAGE_TEXT[stage]} "
+            "in a child process"
         )
     if result is None or proc.returncode != 0:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ModelInvalid(
-            f"{where}: the isolation child exited with code {proc.returncode} while "
+            f"{where}: the isolation child exited with code {proc.returncode} "
             f"{_STAGE_TEXT[stage]}: {tail[-1] if tail else 'no message'}"
         )
     if not result.get("ok"):
         kind, message = str(result.get("type")), str(result.get("message"))
         if kind in _KEEP:
             raise getattr(errors, kind)(message)
-        raise ModelInvalid(f"{where}: {kind} while {_STAGE_TEXT[stage]} in a child process: {message}")
+        raise ModelInvalid(f"{where}: {kind} {_STAGE_TEXT[stage]} in a child process: {message}")
 
 
 def _child(argv: list[str]) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,15 +22,17 @@ COCO_NAMES: tuple[str, ...] = (
     "teddy bear", "hair drier", "toothbrush",
 )
 
-_NUMBERED = re.compile(r"^\s*(\d+)[\s:,]+(.+?)\s*$")
+_NUMBERED = r"^\s*(\d+)[\s:,]+(.+?)\s*$"
 
 
 def parse_labels(text: str) -> tuple[str, ...]:
     """Labels from text: one per line, or ``"<id> <label>"`` lines (Coral style)."""
+    import re
+
     lines = [line.rstrip("\r") for line in text.splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
-    numbered = [_NUMBERED.match(line) for line in lines if line.strip()]
+    numbered = [re.match(_NUMBERED, line) for line in lines if line.strip()]
     if lines and all(numbered) and len(numbered) > 1:
         table = {int(m.group(1)): m.group(2) for m in numbered if m}
         size = max(table) + 1

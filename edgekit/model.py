@@ -87,7 +87,8 @@ class Model:
 
             self._labels, label_source = COCO_NAMES, "coco"
         self.options = options
-        self._format = input_format(self.inputs, self._metadata, options, where) \
+        self._format = input_format(self.inputs, self._metadata, options, where,
+                                    getattr(self._layout, "resize", "stretch")) \
             if self.task != "raw" or _is_image_input(self.inputs) else None
         self._info = ModelInfo(
             source=where, size=len(data), sha256=hashlib.sha256(data).hexdigest(),

@@ -54,12 +54,13 @@ def nms(
     b = boxes[order]
     b = b - np.minimum(b.min(axis=0)[[0, 1, 0, 1]], 0.0)  # OpenCV's class offsets assume x, y >= 0
     xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+    # OpenCV's own top_k cuts candidates *before* suppression: cut after instead.
     kept = batched(
         xywh, scores[order], ids[order].astype(np.int32), float(scores.min()) - 1.0,
-        float(iou_threshold), 1.0, int(top_k or 0),
+        float(iou_threshold), 1.0, 0,
     )
     kept = np.sort(np.asarray(kept, dtype=np.int64).reshape(-1))
-    return order[kept]
+    return order[kept[:top_k] if top_k else kept]
 
 
 def nms_numpy(

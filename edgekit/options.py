@@ -126,11 +126,13 @@ def input_format(
     meta: ModelMetadata | None,
     options: PredictOptions,
     where: str,
+    fallback_resize: str = "stretch",
 ) -> InputFormat:
     """The :class:`InputFormat` for a model: options, then metadata, then defaults by dtype.
 
     Defaults without metadata: float inputs take [0, 1]; ``uint8`` inputs take
-    raw pixels; ``int8`` inputs take ``pixel - 128``; colour order RGB; stretch.
+    raw pixels; ``int8`` inputs take ``pixel - 128``; colour order RGB;
+    ``fallback_resize`` (stretch; a YOLO detection layout passes letterbox).
     """
     if len(inputs) != 1:
         raise ModelIncompatible(
@@ -153,7 +155,7 @@ def input_format(
         scale, zero_point = 0.0, 0
     if dtype.kind not in "fiu":
         raise ModelIncompatible(f"{where}: input dtype {dtype} is not an image dtype")
-    default_resize = meta.resize if meta is not None else "stretch"
+    default_resize = meta.resize if meta is not None else fallback_resize
     default_color = meta.color if meta is not None else ("gray" if channels == 1 else "rgb")
     return InputFormat(
         width=width, height=height, channels=channels, dtype=dtype,

@@ -81,7 +81,7 @@ def _draw_detections(image: np.ndarray, prediction: Prediction, scale: float) ->
     import cv2
 
     h, w = image.shape[:2]
-    thick = max(1, round(scale * 2))
+    thick = max(2, round(scale * 3))
     for det in prediction.detections:
         color = PALETTE[det.id % len(PALETTE)]
         x1, y1 = int(round(det.box.x1)), int(round(det.box.y1))

@@ -183,7 +183,8 @@ def resize(
         )
     if mode == "crop":
         s = max(width / src_w, height / src_h)
-        crop_w, crop_h = min(src_w, round(width / s)), min(src_h, round(height / s))
+        crop_w = max(1, min(src_w, round(width / s)))
+        crop_h = max(1, min(src_h, round(height / s)))
         x0, y0 = (src_w - crop_w) // 2, (src_h - crop_h) // 2
         out = _cv_resize(cv2, image[y0 : y0 + crop_h, x0 : x0 + crop_w], width, height)
         sx, sy = width / crop_w, height / crop_h

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
-__all__ = ["notify", "watchdog_interval"]
+__all__ = ["Watchdog", "notify", "watchdog_interval"]
 
 
 def notify(state: str) -> bool:
@@ -38,3 +39,26 @@ def watchdog_interval() -> float | None:
         return max(0.05, int(usec) / 2e6)
     except ValueError:
         return None
+
+
+class Watchdog:
+    """Sends ``WATCHDOG=1`` at most every :func:`watchdog_interval` seconds.
+
+    Call :meth:`tick` from the loop that proves progress (e.g. after each
+    result); it is a no-op when systemd did not ask for a watchdog.
+    """
+
+    def __init__(self, clock: object = time.monotonic) -> None:
+        self._clock = clock
+        self.interval = watchdog_interval()
+        self._last = float("-inf")
+
+    def tick(self) -> bool:
+        """Ping if one is due; True when a ping was sent."""
+        if self.interval is None:
+            return False
+        now = self._clock()  # type: ignore[operator]
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return notify("WATCHDOG=1")

@@ -53,7 +53,7 @@ def systemd_quote(arg: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in arg):
         raise ConfigError(f"service argument {arg!r} contains a control character")
     escaped = arg.replace("%", "%%").replace("$", "$$")
-    if escaped and _SAFE.fullmatch(arg) and not arg.startswith(("@", "-", ":", "+", "!")):
+    if escaped and _SAFE.fullmatch(arg):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["THROTTLE_BITS", "decode_throttled", "read_thermal"]
+__all__ = ["THROTTLE_BITS", "decode_throttled", "read_thermal", "summary"]
 
 THROTTLE_BITS = {
     0: "under-voltage",
@@ -59,3 +59,19 @@ def read_thermal(root: str = "/sys/class/thermal", vcgencmd: bool = True) -> dic
         except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
             pass
     return out
+
+
+def summary(thermal: dict[str, object]) -> str:
+    """One short line for status output: ``"61.3 °C"``, ``"84.0 °C throttled"`` or ``""``."""
+    parts = []
+    temp = thermal.get("temp_c")
+    if isinstance(temp, int | float):
+        parts.append(f"{temp:.1f} °C")
+    flags = thermal.get("throttled")
+    if isinstance(flags, list):
+        now = [f for f in flags if not f.endswith("-occurred")]
+        if now:
+            parts.append(", ".join(now))
+        elif flags:
+            parts.append("throttled earlier")
+    return " ".join(parts)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import struct
 from functools import cache
 
+import numpy as np
+
 from .errors import ModelInvalid
 
 __all__ = ["MAX_ELEMENTS", "MAX_RANK", "check_model"]
@@ -35,6 +37,8 @@ _FIXED_TYPE_BYTES = {  # TensorType name -> bytes per element (packed / variable
     "COMPLEX64": 8, "INT8": 1, "FLOAT64": 8, "COMPLEX128": 16, "UINT64": 8, "UINT32": 4,
     "UINT16": 2, "BFLOAT16": 2, "FLOAT8_E4M3FN": 1, "FLOAT8_E5M2": 1,
 }
+_ZERO_POINT_RANGE = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767),
+                     "INT4": (-8, 7), "UINT4": (0, 15), "INT2": (-2, 1)}
 # Option tables (by union member name) holding offsets: vtable slot -> "str" | vector element size.
 _OPTION_OFFSETS: dict[str, dict[int, str | int]] = {
     "ConcatEmbeddingsOptions": {1: 4, 2: 4}, "FullyConnectedOptions": {5: 1},
@@ -144,10 +148,16 @@ class _Table:
         return out
 
     def string(self, slot: int, name: str) -> bytes:
+        """A string field, checked to be inside the file, NUL-terminated and UTF-8."""
         start, n = self.vector(slot, 1, name)
         if start and self.buf.data[start + n : start + n + 1] != b"\x00":
             self.buf.fail(f"{self.what}.{name}: string of {n} bytes is not terminated")
-        return bytes(self.buf.data[start : start + n])
+        text = bytes(self.buf.data[start : start + n])
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            self.buf.fail(f"{self.what}.{name}: string is not valid UTF-8")
+        return text
 
 
 class _Buffer:
@@ -299,7 +309,7 @@ def _check_tensor(buf: _Buffer, what: str, tensor: _Table, buffer_sizes: list[in
     tensor.string(3, "name")
     quant = tensor.table(4, "quantization")
     if quant is not None:
-        _check_quantization(buf, what, quant, shape)
+        _check_quantization(buf, what, quant, shape, types[type_code])
     sparsity = tensor.table(6, "sparsity")
     if sparsity is not None:
         _check_sparsity(sparsity)
@@ -312,11 +322,22 @@ def _check_tensor(buf: _Buffer, what: str, tensor: _Table, buffer_sizes: list[in
                  f"{list(shape)} needs {count * per}")
 
 
-def _check_quantization(buf: _Buffer, what: str, quant: _Table, shape: tuple[int, ...]) -> None:
+def _check_quantization(
+    buf: _Buffer, what: str, quant: _Table, shape: tuple[int, ...], type_name: str
+) -> None:
     quant.vector(0, 4, "min")
     quant.vector(1, 4, "max")
-    _, scales = quant.vector(2, 4, "scale")
-    _, zero_points = quant.vector(3, 8, "zero_point")
+    start, scales = quant.vector(2, 4, "scale")
+    values = np.frombuffer(buf.data, "<f4", scales, start) if scales else None
+    if values is not None and not (np.isfinite(values).all() and (values > 0).all()):
+        buf.fail(f"{what}: quantization scales must be finite and positive "
+                 f"(min {values.min()!r}, max {values.max()!r})")
+    zp_start, zero_points = quant.vector(3, 8, "zero_point")
+    bounds = _ZERO_POINT_RANGE.get(type_name)
+    if bounds and zero_points:
+        zps = np.frombuffer(buf.data, "<i8", zero_points, zp_start)
+        if zps.min() < bounds[0] or zps.max() > bounds[1]:
+            buf.fail(f"{what}: zero points [{zps.min()}, {zps.max()}] do not fit {type_name}")
     details_type = quant.scalar(4, "<B")
     details = quant.table(5, "details")
     if details is not None:  # 1 CustomQuantization, 2 Blockwise, 3 MultiAxis

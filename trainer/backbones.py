@@ -77,17 +77,20 @@ def default_size(name: str) -> int:
     return DEFAULT_SIZE.get(name, 224)
 
 
+def _conv_bn(keras: Any, x: Any, filters: int, strides: int = 1) -> Any:
+    x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    # momentum 0.9: the moving statistics catch up within an epoch on small datasets
+    return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(x))
+
+
 def _tiny(arch: Architecture, keras: Any) -> Any:
     inputs = keras.Input((arch.size, arch.size, arch.channels), name="image")
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     if arch.size >= 64:  # a strided stem keeps big inputs cheap on weak CPUs
-        x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
-        x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
-    for filters in (16, 32, 64):
-        for _ in range(2):
-            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
-        x = keras.layers.MaxPooling2D()(x)
+        x = _conv_bn(keras, x, 16, strides=2)
+    x = keras.layers.MaxPooling2D()(_conv_bn(keras, x, 16))
+    x = keras.layers.MaxPooling2D()(_conv_bn(keras, _conv_bn(keras, x, 32), 32))
+    x = _conv_bn(keras, _conv_bn(keras, x, 64), 64)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(arch.dropout)(x)
     outputs = keras.layers.Dense(arch.num_classes, activation="softmax", name="probs")(x)

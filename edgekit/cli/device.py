@@ -137,15 +137,19 @@ def devices_cmd(as_json: bool, show: str | None) -> None:
         click.echo(f"{mark} {p.name:<18} {p.title:<48} {cores:<9} threads={p.threads} {p.precision:<7} "
                    f"{' '.join(p.isa)}")
     if detected:
-        click.echo(f"* detected here: {detected.title}")
+        click.echo(f"(*) detected here: {detected.title}")
     else:
-        click.echo(f"~ no specific profile detected; --device auto uses {auto.name}")
+        click.echo(f"(~) no specific profile detected; --device auto uses {auto.name}")
+
+
+def _size(mb: int) -> str:
+    return f"{mb // 1024} GB" if mb >= 1024 else f"{mb} MB"
 
 
 def _describe(p: Any) -> str:
     lines = [f"{p.title} ({p.name})  [{p.path}]",
              f"  SoC        {p.soc}: {p.cpu}, {p.cores or 'any'} cores, {p.max_mhz or '?'} MHz, {p.arch}",
-             f"  RAM        {', '.join(f'{r // 1024 if r >= 1024 else r}{"G" if r >= 1024 else "M"}B' for r in p.ram_mb) or 'varies'}",
+             f"  RAM        {', '.join(_size(r) for r in p.ram_mb) or 'varies'}",
              f"  ISA        {' '.join(p.isa)}",
              f"  threads    {p.threads}: {p.threads_why}",
              f"  precision  {p.precision}: {p.precision_why}",

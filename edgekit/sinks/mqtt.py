@@ -71,7 +71,7 @@ class MqttSink:
     def __init__(self, url: str, topic: str = "edgekit/results", qos: int = 0, *,
                  username: str | None = None, password: str | None = None,
                  cafile: str | None = None, queue_size: int = 1000,
-                 connect_wait: float = 2.0, close_timeout: float = 1.5) -> None:
+                 connect_wait: float = 2.0, close_timeout: float = 1.0) -> None:
         target = parse_mqtt_url(url)
         if qos not in (0, 1, 2):
             raise ConfigError(f"--qos must be 0, 1 or 2, got {qos!r}")
@@ -125,6 +125,17 @@ class MqttSink:
         if not self._connected.is_set():
             log.warning("mqtt: %s:%d not reachable yet; results queue (up to %d) until it is",
                         target.host, target.port, self._queue_size)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected to the broker right now."""
+        return self._connected.is_set()
+
+    @property
+    def pending(self) -> int:
+        """Results waiting for a connection."""
+        with self._lock:
+            return len(self._pending)
 
     # paho callbacks (run in paho's network thread) -------------------------------
 
@@ -208,7 +219,7 @@ class MqttSink:
         self._client.disconnect()
         stopper = threading.Thread(target=self._client.loop_stop, daemon=True)
         stopper.start()
-        stopper.join(1.0)  # a connect attempt in progress may hold paho's thread a little
+        stopper.join(0.5)  # paho's thread may sleep up to 1 s in its reconnect backoff
 
     def __enter__(self) -> MqttSink:
         return self

@@ -43,8 +43,8 @@ QUEUE_SIZES = {"jsonl": 1024, "status": 8, "video": 32, "web": 4, "window": 4, "
 def sink_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the sink options (``--out``, ``--save``, ``--serve``, ``--mqtt``, …) to a command."""
     decorators = [
-        click.option("--out", type=click.Path(dir_okay=False), default=None,
-                     help="Write results as JSON lines to FILE."),
+        click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                     help="Write results as JSON lines to FILE ('-': stdout)."),
         click.option("--save", type=click.Path(dir_okay=False), default=None,
                      help="Save the annotated video to FILE (.mp4)."),
         click.option("--serve", metavar="[HOST:]PORT", default=None,
@@ -154,7 +154,7 @@ def _check(opts: dict[str, Any]) -> None:
     """Validate every option before any sink is opened."""
     from .jsonl import check_new_file
 
-    if opts.get("out"):
+    if opts.get("out") and opts["out"] != "-":
         check_new_file(opts["out"], bool(opts.get("force")), "--out")
     if opts.get("save"):
         check_new_file(opts["save"], bool(opts.get("force")), "--save")
@@ -224,6 +224,8 @@ def build_sinks(
                 mqtt=mqtt, mqtt_cafile=mqtt_cafile, mqtt_password=mqtt_password,
                 mqtt_username=mqtt_username, force=force)
     _check(opts)
+    if out == "-":  # --out - is stdout
+        out, json = None, True
     factories: list[tuple[str, Callable[[], Any]]] = []
     if json or not stdout_is_tty:
         factories.append(("jsonl", lambda: _jsonl(None, False)))

@@ -146,9 +146,12 @@ class QueuedSink:
         if self._thread.is_alive():
             with self._cond:
                 self._abandon = True
+                lost = len(self._queue)
+                self._dropped += lost
+                self._queue.clear()
                 self._cond.notify_all()
             log.warning("sink %s: not drained within %.1f s; %d queued results dropped",
-                        self.name, timeout, self.pending)
+                        self.name, timeout, lost)
             self._inner_closed.wait(0.2)
             return False
         return True

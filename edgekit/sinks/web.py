@@ -37,6 +37,7 @@ log = logging.getLogger("edgekit.sinks")
 
 BOUNDARY = b"edgekitframe"
 JPEG_QUALITY = 80
+MAX_STREAMS = 8  # concurrent /stream.mjpg viewers; more get 503
 
 
 class _Latest:
@@ -71,7 +72,7 @@ class _Latest:
                 return after, None
             seq, frame, result, stats = self.seq, self.frame, self.result, self.stats
         with self._encode_lock:
-            if self._jpeg[0] != seq:
+            if self._jpeg[0] < seq:  # not encoded yet (a newer one already encoded will do too)
                 import cv2
 
                 ok, data = cv2.imencode(".jpg", annotate(frame, result, stats),
@@ -97,6 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "edgekit"
     sys_version = ""
+    timeout = 30  # a client that stops reading cannot hold its thread forever
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class name
         log.debug("web %s: " + format, self.address_string(), *args)
@@ -165,6 +167,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
     def _stream(self, latest: _Latest) -> None:
+        if not self.server.stream_slots.acquire(blocking=False):
+            self._send(503, "text/plain; charset=utf-8", b"too many viewers\n", {"Retry-After": "5"})
+            return
+        try:
+            self._stream_frames(latest)
+        finally:
+            self.server.stream_slots.release()
+
+    def _stream_frames(self, latest: _Latest) -> None:
         self._headers(200, f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}")
         if self.command == "HEAD":
             return
@@ -192,6 +203,7 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.token = token
         self.latest = latest
+        self.stream_slots = threading.BoundedSemaphore(MAX_STREAMS)
         super().__init__(address, _Handler)
 
 

@@ -93,7 +93,7 @@ PAGE = f"""<!doctype html>
   body {{ font-family: system-ui, sans-serif; margin: 0; background: #111; color: #eee; }}
   header {{ padding: .5rem 1rem; background: #222; display: flex; gap: 1rem; align-items: baseline; }}
   main {{ display: flex; flex-wrap: wrap; gap: 1rem; padding: 1rem; }}
-  img {{ max-width: 100%; min-width: 160px; background: #000; }}
+  #stream {{ flex: 1 1 480px; max-width: 960px; min-width: 160px; height: auto; background: #000; }}
   table {{ border-collapse: collapse; }}
   td {{ padding: .1rem .6rem; }} td:first-child {{ color: #999; }}
   #state {{ color: #7c7; }}

@@ -13,7 +13,9 @@ Contract of :meth:`Source.read` (what the capture layer relies on):
 A source may also expose ``position`` (:class:`PositionedSource`), the index of
 the frame ``read`` returned last, counting frames it skipped itself (a camera
 that missed frames, the demo source after a pause), and ``input``, the path or
-URL the last frame came from (folders of images).
+URL the last frame came from (folders of images), and ``finite = True``: a live
+source whose end ends the stream instead of a reconnection (a file played with
+``--realtime``).
 """
 
 from __future__ import annotations

@@ -41,6 +41,16 @@ def _cv2() -> Any:
     return cv2
 
 
+def _quiet_ffmpeg(cv2: Any) -> None:
+    """Our one-line errors say what failed; FFmpeg's and OpenCV's own log lines only add noise.
+
+    Users who want them set ``OPENCV_FFMPEG_LOGLEVEL`` / ``OPENCV_LOG_LEVEL`` themselves.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 class _CaptureSource:
     """Shared by cameras and videos: a ``cv2.VideoCapture`` and its reads."""
 
@@ -60,6 +70,7 @@ class _CaptureSource:
         self.close()
         self._cap = self._open_capture()
         self._failures = 0
+        self.position = -1
 
     @property
     def native_fps(self) -> float | None:
@@ -130,6 +141,7 @@ class CameraSource(_CaptureSource):
 
     def _open_capture(self) -> Any:
         cv2 = _cv2()
+        _quiet_ffmpeg(cv2)
         api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         if isinstance(self.device, str) and not os.path.exists(self.device):
             raise SourceOpenError(f"{self.name}: {self.device} does not exist (see `ls /dev/video*`)")
@@ -184,6 +196,7 @@ class VideoSource(_CaptureSource):
 
     def _open_capture(self) -> Any:
         cv2 = _cv2()
+        _quiet_ffmpeg(cv2)
         if not self.live and not Path(self.target).is_file():
             what = "is a directory" if Path(self.target).is_dir() else "no such file"
             raise SourceOpenError(f"{self.target}: {what}")

@@ -60,6 +60,7 @@ class Paced:
     """
 
     live = True
+    finite = True  # its end ends the stream (no reconnection)
 
     def __init__(self, inner: Source, fps: float) -> None:
         if not fps or fps <= 0:

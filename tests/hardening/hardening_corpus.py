@@ -281,3 +281,55 @@ def structural_corpus(data: bytes) -> list[Mutant]:
     for gen in (header_mutants, truncated_mutants, identifier_mutants, offset_mutants, index_mutants):
         out.extend(gen(data))
     return out
+
+
+def scale_bomb(data: bytes, value: float = 1000.0) -> bytes:
+    """A well-formed model whose first per-channel weight scale is ``value``.
+
+    With ai-edge-litert 2.3 such a requantization multiplier corrupts the heap at
+    the first invoke (``double free or corruption``, SIGABRT): a real native
+    crash that no structural check can see, which is what ``isolate=True`` is for.
+    """
+
+    def change(obj: Any) -> None:
+        for tensor in obj.subgraphs[0].tensors:
+            q = tensor.quantization
+            if q is not None and q.scale is not None and len(q.scale) > 1:
+                q.scale[0] = value
+                return
+        raise ValueError("the model has no per-channel quantized tensor")
+
+    return _edit(data, change)
+
+
+def custom_op_model(data: bytes, name: str = "EdgekitNoSuchOp") -> bytes:
+    """The model with its first operator turned into an unknown CUSTOM op."""
+    fb = _schema()
+
+    def change(obj: Any) -> None:
+        code = fb.OperatorCodeT()
+        code.builtinCode = fb.BuiltinOperator.CUSTOM
+        code.deprecatedBuiltinCode = fb.BuiltinOperator.CUSTOM
+        code.customCode = name
+        code.version = 1
+        obj.operatorCodes.append(code)
+        op = _first_op(obj)
+        op.opcodeIndex = len(obj.operatorCodes) - 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+
+    return _edit(data, change)
+
+
+def forever_loop_model() -> bytes:
+    """A tiny model whose WHILE loop never ends (``x > -1`` stays true while ``x += 1``)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.float32)])
+    def forever(x: Any) -> Any:
+        return tf.while_loop(lambda i: tf.reduce_all(i > -1.0), lambda i: i + 1.0, [x])[0]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forever.get_concrete_function()], forever)
+    return converter.convert()

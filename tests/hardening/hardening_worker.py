@@ -1,9 +1,11 @@
-"""A child process that loads model files natively, one per line of stdin.
+"""A child process that loads model files natively, one path per line of stdin.
 
 Used by the corpus tests: mutants that pass the structural check reach the
 native interpreter here, so that a crash kills this worker, never pytest. For
-each path it prints ``<index> <outcome> <ErrorName or ->: <message>`` and flushes
-before loading the next, so the parent knows which file killed it.
+each ``<index> <path>`` line it prints ``<index> start`` then, after loading
+the model and predicting once on a grey frame, ``<index> <kind> <detail>``
+where kind is ``loaded``, ``error`` (an edgekit error: ``Name: message``) or
+``unexpected`` (anything else, with the stage: load or predict).
 """
 
 from __future__ import annotations
@@ -11,24 +13,34 @@ from __future__ import annotations
 import sys
 
 
-def main() -> int:
+def _one(path: str) -> str:
+    import numpy as np
+
     import edgekit
 
-    for line in sys.stdin:
+    try:
+        model = edgekit.load(path, threads=1)
+    except edgekit.EdgekitError as exc:
+        return f"error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as a finding
+        return f"unexpected load {type(exc).__name__}: {exc}"
+    with model:
+        try:
+            if model.input_format is not None:
+                model.predict(np.full((40, 40, 3), 128, np.uint8))
+        except edgekit.EdgekitError as exc:
+            return f"error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        except Exception as exc:  # noqa: BLE001
+            return f"unexpected predict {type(exc).__name__}: {str(exc)[:200]}"
+    return "loaded -"
+
+
+def main() -> int:
+    while line := sys.stdin.readline():
         index, path = line.rstrip("\n").split(" ", 1)
         sys.stdout.write(f"{index} start\n")
         sys.stdout.flush()
-        try:
-            with edgekit.load(path, threads=1) as model:
-                if model.inputs and model.input_format is not None:
-                    import numpy as np
-
-                    model.predict(np.zeros((40, 40, 3), np.uint8))
-            outcome = "loaded -"
-        except edgekit.EdgekitError as exc:
-            outcome = f"error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        except Exception as exc:  # noqa: BLE001 - reported to the parent as a finding
-            outcome = f"unexpected {type(exc).__name__}: {exc}"
+        outcome = _one(path).replace("\n", " ")
         sys.stdout.write(f"{index} {outcome}\n")
         sys.stdout.flush()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import subprocess
@@ -56,11 +57,19 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 class Broker:
     """A real mosquitto on a loopback port that tests can stop and restart."""
 
-    def __init__(self, folder: Path, passwords: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, passwords: dict[str, str] | None = None,
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        self.tls = tls is not None
+        # Persistence keeps a subscriber's session (and messages queued for it) across restarts.
+        lines = [f"listener {self.port} 127.0.0.1", "persistence true", "log_type all",
+                 f"persistence_location {folder}/", "queue_qos0_messages true"]
+        if os.geteuid() == 0:
+            lines.append("user root")  # else mosquitto drops to a user that cannot read tmp_path
+        if tls is not None:
+            lines += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
         if passwords:
             pwfile = folder / "passwd"
             pwfile.touch(mode=0o600)
@@ -75,7 +84,7 @@ class Broker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         with open(self.folder / "mosquitto.log", "ab") as log:
@@ -98,15 +107,20 @@ class Subscriber:
     """A paho subscriber that collects the JSON messages of one topic."""
 
     def __init__(self, port: int, topic: str, username: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, cafile: Path | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[dict] = []
         self._ready = threading.Event()
         self._lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{time.time_ns()}")
+        # A persistent session: messages published while it reconnects are kept for it.
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{time.time_ns()}",
+                                  clean_session=False)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         if username:
             self.client.username_pw_set(username, password)
+        if cafile:
+            self.client.tls_set(ca_certs=str(cafile))
         self.client.on_connect = lambda c, u, f, rc, p=None: (c.subscribe(topic, qos=2), None)
         self.client.on_subscribe = lambda *a: self._ready.set()
         self.client.on_message = self._on_message
@@ -134,3 +148,22 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (``openssl`` CLI)."""
+    ca_key, ca, key, csr, cert = (folder / n for n in ("ca.key", "ca.pem", "server.key", "server.csr",
+                                                       "server.pem"))
+    ext = folder / "san.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run = [
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "2", "-subj", "/CN=edgekit test CA"],
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=127.0.0.1"],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext],
+    ]
+    for cmd in run:
+        subprocess.run([str(c) for c in cmd], check=True, capture_output=True, timeout=60)
+    return ca, cert, key

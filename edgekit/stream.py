@@ -1,0 +1,426 @@
+"""``edgekit.stream``: real-time inference over a camera, a stream, a file or ``demo``.
+
+::
+
+    import edgekit
+
+    with edgekit.stream("model.tflite", source=0, max_fps=10) as results:
+        for r in results:                     # FrameResult, newest frame each time
+            if r.classes and r.classes[0].label == "cat":
+                print(r.frame, r.classes[0].score)
+
+The model always works on the newest frame of a live source (the others are
+counted as dropped); files are read frame by frame, none dropped. Results go
+to the caller, to ``on_result`` callbacks and to sinks (each behind a bounded
+queue, so that a slow sink never blocks inference), with :class:`StreamStats`.
+Stream events (``source_offline``, ``source_online``, ``stopped``) go to the
+sinks and ``on_event`` callbacks, and are yielded too with ``events=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .errors import ConfigError, InputError
+from .model import Model
+from .results import FrameResult, Latency, StreamEvent
+from .sdnotify import notify, watchdog_interval
+from .sinks.base import StreamStats
+from .sources import SourceOptions, SourceSpec, source_factory
+from .sources.base import Frame
+from .sources.capture import FileCapture
+from .sources.live import LiveCapture
+from .stats import RollingStats, StreamSummary
+
+__all__ = ["Stream", "stream"]
+
+log = logging.getLogger("edgekit.stream")
+
+POLL_S = 0.1  # longest the loop waits for a frame before it looks at stop/limits/events
+THERMAL_EVERY_S = 5.0
+CAPTURE_STOP_S = 0.5  # shutdown budget: capture threads, then sinks (2 s in all)
+SINKS_CLOSE_S = 1.2
+
+
+def _check_limits(max_fps: float | None, every: int, max_frames: int | None,
+                  duration: float | None, stall_timeout: float) -> None:
+    if max_fps is not None and max_fps <= 0:
+        raise ConfigError(f"max_fps must be > 0, got {max_fps}")
+    if every < 1:
+        raise ConfigError(f"every must be >= 1, got {every}")
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"max_frames must be >= 1, got {max_frames}")
+    if duration is not None and duration <= 0:
+        raise ConfigError(f"duration must be > 0 s, got {duration}")
+    if stall_timeout <= 0:
+        raise ConfigError(f"stall_timeout must be > 0 s, got {stall_timeout}")
+
+
+def _queued(sinks: Iterable[Any], queue_size: int) -> list[Any]:
+    """Put each sink behind a bounded queue (unless it already is)."""
+    from .sinks.queued import QueuedSink
+
+    return [s if isinstance(s, QueuedSink) else QueuedSink(s, maxsize=queue_size) for s in sinks]
+
+
+class _Thermal:
+    """Samples the board temperature every few seconds on a thread (``vcgencmd`` is slow)."""
+
+    def __init__(self) -> None:
+        self.value: dict[str, object] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edgekit-thermal", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from .thermal import read_thermal
+
+        while True:
+            try:
+                self.value = read_thermal()
+            except Exception as exc:  # noqa: BLE001 - stats must never stop the stream
+                log.debug("thermal: %s", exc)
+            if self._stop.wait(THERMAL_EVERY_S):
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class Stream:
+    """A running (or ready) real-time stream; create it with :func:`stream`.
+
+    Iterate it for :class:`FrameResult`\\ s, or call :meth:`run` to drive it for
+    the callbacks and sinks only. It is a context manager; :meth:`close` (or
+    leaving the ``with`` block, or the end of the iteration) stops the capture,
+    flushes and closes every sink, and releases the camera.
+    """
+
+    def __init__(self, model: Model, source: SourceSpec, *, own_model: bool, sinks: list[Any],
+                 on_result: list[Callable[[FrameResult], Any]],
+                 on_event: list[Callable[[StreamEvent], Any]], events: bool,
+                 source_options: SourceOptions, max_fps: float | None, every: int,
+                 max_frames: int | None, duration: float | None, stall_timeout: float) -> None:
+        self.model = model
+        self.sinks = sinks
+        self._own_model = own_model
+        self._on_result, self._on_event, self._events = on_result, on_event, events
+        self._factory = source_factory(source, source_options)
+        self._stall_timeout = stall_timeout
+        self._interval = 1.0 / max_fps if max_fps else 0.0
+        self._every, self._max_frames, self._duration = every, max_frames, duration
+        self._capture: LiveCapture | FileCapture | None = None
+        self._stop = threading.Event()
+        self._reason = ""
+        self._started = False
+        self._closed = False
+        self._pipeline_bad = 0
+        self._stats = RollingStats(time.monotonic())
+        self._thermal: _Thermal | None = None
+        self._summary: StreamSummary | None = None
+        self._last_frame: Frame | None = None
+        self.source_name = "?"
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self) -> Stream:
+        """Open the source and start capturing (done by the first iteration otherwise).
+
+        Raises:
+            SourceOpenError: The source cannot be opened (one-line reason).
+        """
+        if self._started:
+            return self
+        if self._closed:
+            raise ConfigError("this stream is closed; create a new one with edgekit.stream()")
+        first = self._factory()
+        self.source_name = first.name
+        if first.live:
+            factory = self._factory
+            once = [first]
+            capture: LiveCapture | FileCapture = LiveCapture(
+                lambda: once.pop() if once else factory(), stall_timeout=self._stall_timeout,
+                reconnect=not getattr(first, "finite", False))
+        else:
+            capture = FileCapture(first)
+        try:
+            capture.start()
+        except BaseException:
+            self._close_sinks()
+            raise
+        self._capture = capture
+        self._started = True
+        self._stats = RollingStats(time.monotonic())
+        self._thermal = _Thermal()
+        return self
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the stream to stop after the current frame (thread- and signal-safe)."""
+        if not self._stop.is_set():
+            self._reason = self._reason or reason
+            self._stop.set()
+
+    def __enter__(self) -> Stream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[FrameResult | StreamEvent]:
+        self.start()
+        try:
+            yield from self._loop()
+            if self._events:
+                yield self._stopped_event()
+        finally:
+            self.close()
+
+    def run(self) -> StreamSummary:
+        """Drive the stream to its end (limits, end of file, :meth:`stop`); return the summary."""
+        for _ in self:
+            pass
+        assert self._summary is not None
+        return self._summary
+
+    # -- the pipeline -----------------------------------------------------------------
+    def _loop(self) -> Iterator[FrameResult | StreamEvent]:
+        capture = self._capture
+        assert capture is not None
+        ready = False
+        last_index = -self._every
+        next_slot = 0.0
+        ping_every = watchdog_interval()
+        last_ping = time.monotonic()
+        while True:
+            for event in capture.drain_events():
+                self._emit_event(event)
+                if self._events:
+                    yield event
+            if self._should_stop(capture):
+                return
+            frame = capture.take(POLL_S, min_index=last_index + self._every, not_before=next_slot)
+            if frame is None:
+                continue
+            started = time.monotonic()
+            result = self._infer(frame)
+            if result is None:
+                continue
+            last_index, self._last_frame = frame.index, frame
+            if self._interval:
+                next_slot = started + self._interval
+            stats = self._emit_result(result, frame)
+            if not ready:
+                ready = notify("READY=1") or True
+            if ping_every and time.monotonic() - last_ping >= ping_every:
+                last_ping = time.monotonic()
+                notify("WATCHDOG=1")
+                notify(f"STATUS={stats.fps:.1f} FPS, {stats.inferred} frames")
+            yield result
+
+    def _should_stop(self, capture: LiveCapture | FileCapture) -> bool:
+        if self._stop.is_set():
+            return True
+        if self._max_frames is not None and self._stats.inferred >= self._max_frames:
+            self._reason = f"{self._max_frames} frames done (--max-frames)"
+            return True
+        if self._duration is not None and time.monotonic() - self._stats.start >= self._duration:
+            self._reason = f"{self._duration:g} s done (--duration)"
+            return True
+        if capture.finished:
+            error = getattr(capture, "error", None)
+            self._reason = f"the source failed: {error}" if error else "end of the source"
+            return True
+        return False
+
+    def _infer(self, frame: Frame) -> FrameResult | None:
+        """Pre-process, invoke, post-process one frame, timing each step."""
+        wall = time.time()
+        t0 = time.perf_counter()
+        try:
+            tensor, transform = self.model.preprocess(frame.image)
+        except InputError as exc:
+            self._pipeline_bad += 1
+            log.info("%s: frame %d skipped: %s", self.source_name, frame.index, exc)
+            return None
+        t1 = time.perf_counter()
+        outputs = self.model.invoke(tensor)
+        t2 = time.perf_counter()
+        pred = self.model.postprocess(outputs, transform)
+        t3 = time.perf_counter()
+        latency = Latency(pre=(t1 - t0) * 1e3, invoke=(t2 - t1) * 1e3, post=(t3 - t2) * 1e3,
+                          age=max(0.0, (wall - frame.ts) * 1e3))
+        pred = dataclasses.replace(pred, latency=latency, input=frame.input)
+        self._stats.add(latency, time.monotonic())
+        return FrameResult(frame=frame.index, ts=frame.ts, source=self.source_name, prediction=pred)
+
+    def _counters(self) -> dict[str, int]:
+        counters = self._capture.counters() if self._capture is not None else {}
+        counters["bad_frames"] = counters.get("bad_frames", 0) + self._pipeline_bad
+        return counters
+
+    def _sink_drops(self) -> dict[str, int]:
+        return {getattr(s, "name", type(s).__name__): int(getattr(s, "dropped", 0) or 0)
+                for s in self.sinks}
+
+    @property
+    def stats(self) -> StreamStats:
+        """The rolling statistics now."""
+        thermal = self._thermal.value if self._thermal else {}
+        return self._stats.snapshot(time.monotonic(), self._counters(), self._sink_drops(), thermal)
+
+    @property
+    def last_frame(self) -> Frame | None:
+        """The frame of the latest result (its ``image`` is the BGR array)."""
+        return self._last_frame
+
+    def _emit_result(self, result: FrameResult, frame: Frame) -> StreamStats:
+        stats = self.stats
+        for sink in self.sinks:
+            sink.write(result, frame.image, stats)
+        for callback in self._on_result:
+            callback(result)
+        return stats
+
+    def _emit_event(self, event: StreamEvent) -> None:
+        log.info("%s: %s %s", event.source, event.event, event.message or "")
+        stats = self.stats
+        for sink in self.sinks:
+            sink.write(event, None, stats)
+        for callback in self._on_event:
+            callback(event)
+
+    def _stopped_event(self) -> StreamEvent:
+        return StreamEvent("stopped", time.time(), self.source_name, self._reason or "stopped")
+
+    # -- shutdown -------------------------------------------------------------------
+    def close(self) -> StreamSummary | None:
+        """Stop capturing, flush and close the sinks, release the source; idempotent.
+
+        Returns:
+            The run's :class:`StreamSummary` (``None`` if it never started).
+        """
+        if self._closed:
+            return self._summary
+        self._closed = True
+        self._stop.set()
+        if not self._started:
+            self._close_sinks()
+            return None
+        notify("STOPPING=1")
+        assert self._capture is not None
+        self._capture.stop(CAPTURE_STOP_S)
+        try:
+            self._emit_event(self._stopped_event())
+        except Exception as exc:  # noqa: BLE001 - a failing callback must not block cleanup
+            log.warning("stopped event: %s: %s", type(exc).__name__, exc)
+        self._close_sinks()
+        if self._thermal is not None:
+            self._thermal.close()
+        if self._own_model:
+            self.model.close()
+        self._summary = self._stats.summary(self.source_name, time.monotonic(), self._counters(),
+                                            self._sink_drops(), self._reason or "stopped")
+        return self._summary
+
+    def _close_sinks(self) -> None:
+        if not self.sinks:
+            return
+        from .sinks.queued import close_sinks
+
+        close_sinks(self.sinks, timeout=SINKS_CLOSE_S)
+
+    def summary(self) -> StreamSummary:
+        """The summary so far (final once the stream is closed)."""
+        if self._summary is not None:
+            return self._summary
+        return self._stats.summary(self.source_name, time.monotonic(), self._counters(),
+                                   self._sink_drops(), self._reason)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def stream(
+    model: Model | str | os.PathLike[str] | None = None,
+    source: SourceSpec = "demo",
+    *,
+    sinks: Iterable[Any] = (),
+    on_result: Callable[[FrameResult], Any] | Iterable[Callable[[FrameResult], Any]] | None = None,
+    on_event: Callable[[StreamEvent], Any] | Iterable[Callable[[StreamEvent], Any]] | None = None,
+    events: bool = False,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    loop: bool = False,
+    realtime: bool = False,
+    max_fps: float | None = None,
+    every: int = 1,
+    max_frames: int | None = None,
+    duration: float | None = None,
+    stall_timeout: float = 5.0,
+    queue_size: int = 64,
+    **load_options: Any,
+) -> Stream:
+    """Real-time inference: the model on the newest frame of ``source``, results as they come.
+
+    Args:
+        model: A :class:`Model`, a ``.tflite`` path (loaded with ``load_options``, closed
+            with the stream) or ``None`` for the bundled default model.
+        source: ``0`` (camera index), ``"/dev/video0"``, ``"picam"``, ``"demo"``, a video
+            or image file, a folder, a glob, an ``rtsp://`` / ``http://`` URL, a
+            :class:`~edgekit.sources.Source`, or a callable returning a fresh one.
+        sinks: Objects with ``write(item, frame, stats)`` / ``close()`` (see
+            :mod:`edgekit.sinks`); each is put behind a bounded queue of ``queue_size``.
+        on_result: Called with each :class:`FrameResult` (in the stream's thread).
+        on_event: Called with each :class:`StreamEvent`.
+        events: Also yield the :class:`StreamEvent`\\ s when iterating.
+        width, height, fps: Requested capture format (cameras, ``demo``).
+        loop: Start files again at their end.
+        realtime: Play files at their native frame rate, as a live source.
+        max_fps: At most this many inferences per second (saves power).
+        every: Infer every N-th frame only.
+        max_frames: Stop after this many results.
+        duration: Stop after this many seconds.
+        stall_timeout: Seconds without a frame before a live source is reopened.
+        queue_size: Results a sink may fall behind before its oldest is dropped.
+        **load_options: Passed to :func:`edgekit.load` when ``model`` is a path.
+
+    Returns:
+        A :class:`Stream`: iterate it, or use it as a context manager, or call ``run()``.
+
+    Raises:
+        ConfigError: A limit or option is out of range.
+        SourceOpenError: The source names nothing that exists (a camera or stream
+            that cannot be opened raises it when the stream starts).
+        ModelError: ``model`` is a path that cannot be loaded.
+    """
+    _check_limits(max_fps, every, max_frames, duration, stall_timeout)
+    options = SourceOptions(width=width, height=height, fps=fps, loop=loop, realtime=realtime,
+                            timeout=stall_timeout)
+    own = not isinstance(model, Model)
+    if own:
+        from . import default_model_path, load
+
+        path = default_model_path() if model is None else model
+        loaded = load(path, **load_options)  # type: ignore[arg-type]
+    elif load_options:
+        raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
+    else:
+        loaded = model  # type: ignore[assignment]
+    try:
+        return Stream(loaded, source, own_model=own, sinks=_queued(sinks, queue_size),
+                      on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
+                      source_options=options, max_fps=max_fps, every=every,
+                      max_frames=max_frames, duration=duration, stall_timeout=stall_timeout)
+    except BaseException:
+        if own:
+            loaded.close()
+        raise

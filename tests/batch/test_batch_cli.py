@@ -1,0 +1,162 @@
+"""``edgekit batch`` on the command line (in-process through click's runner)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+import edgekit
+from batch_data import CORRUPT
+from edgekit.cli import cli
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["batch", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def read_rows(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_cli_writes_one_row_per_input_in_order_and_a_summary(model_path, image_folder, tmp_path):
+    out = tmp_path / "results.jsonl"
+
+    code, stdout, stderr = run(str(model_path), str(image_folder.root), "--out", str(out))
+
+    assert code == 0, stderr
+    rows = read_rows(out)
+    assert [os.path.relpath(r["input"], image_folder.root) for r in rows] == list(image_folder.files)
+    errors = {os.path.relpath(r["input"], image_folder.root): r["error"]["type"]
+              for r in rows if "error" in r}
+    assert errors == CORRUPT
+    assert stdout == ""
+    failed = len(CORRUPT)
+    assert f"{len(rows)} processed, {failed} failed" in stderr
+    assert "items/s" in stderr and "labels: " in stderr
+
+
+def test_cli_without_out_prints_json_lines_on_stdout(model_path, image_folder):
+    paths = image_folder.paths()[:7]
+
+    code, stdout, _ = run(str(model_path), *paths, "--workers", "1")
+
+    assert code == 0
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert [r["input"] for r in rows] == paths
+    assert all(set(r) >= {"input", "task", "latency_ms"} for r in rows)
+
+
+def test_cli_csv_output_has_flat_columns(model_path, image_folder, tmp_path):
+    out = tmp_path / "results.csv"
+
+    code, _, stderr = run(str(model_path), str(image_folder.root / "digits"), "-o", str(out))
+
+    assert code == 0, stderr
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    digits = {os.path.relpath(r["input"], image_folder.root): r for r in rows}
+    truncated = digits["digits/d0100_truncated.jpg"]
+    assert truncated["error_type"] == "ImageUnreadable" and truncated["label"] == ""
+    scored = [r for r in rows if r["task"] == "classify"]
+    assert len(scored) == len(image_folder.digit_labels)
+    hits = sum(int(digits[name]["id"]) == label for name, label in image_folder.digit_labels.items())
+    assert hits >= 0.9 * len(scored)
+    assert all(float(r["latency_ms"]) > 0 for r in scored)
+
+
+def test_cli_refuses_an_existing_out_without_resume_or_force(model_path, image_folder, tmp_path):
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"input": "x"}\n')
+
+    code, _, stderr = run(str(model_path), image_folder.paths()[0], "--out", str(out))
+
+    assert code == 2
+    assert "ConfigError: --out" in stderr and "--resume" in stderr and "--force" in stderr
+    assert out.read_text() == '{"input": "x"}\n'
+
+
+def test_cli_force_overwrites_and_resume_of_a_finished_run_adds_nothing(model_path, image_folder,
+                                                                         tmp_path):
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"input": "old"}\n')
+    paths = image_folder.paths()[:12]
+
+    assert run(str(model_path), *paths, "--out", str(out), "--force")[0] == 0
+    first = out.read_text()
+    code, _, stderr = run(str(model_path), *paths, "--out", str(out), "--resume")
+
+    assert code == 0
+    assert out.read_text() == first
+    assert [r["input"] for r in read_rows(out)] == paths
+    assert "0 processed" in stderr and "12 already done (--resume)" in stderr
+
+
+def test_cli_resume_processes_only_what_is_missing(model_path, image_folder, tmp_path):
+    out = tmp_path / "results.jsonl"
+    paths = image_folder.paths()[:20]
+    assert run(str(model_path), *paths[:8], "--out", str(out))[0] == 0
+
+    code, _, stderr = run(str(model_path), *paths, "--out", str(out), "--resume")
+
+    assert code == 0
+    assert [r["input"] for r in read_rows(out)] == paths
+    assert "12 processed" in stderr
+
+
+def test_cli_reads_inputs_from_a_list_file_and_videos_with_every(model_path, image_folder,
+                                                                 tmp_path):
+    from batch_data import write_video
+
+    video = tmp_path / "clip.mp4"
+    write_video(video, 9)
+    listing = tmp_path / "inputs.txt"
+    listing.write_text(f"{image_folder.paths()[0]}\n{video}\n")
+
+    code, stdout, _ = run(str(model_path), "--list", str(listing), "--every", "4")
+
+    assert code == 0
+    keys = [(r["input"], r.get("frame")) for r in map(json.loads, stdout.splitlines())]
+    assert keys == [(image_folder.paths()[0], None), (str(video), 0), (str(video), 4),
+                    (str(video), 8)]
+
+
+def test_cli_progress_bar_can_be_forced_without_a_terminal(model_path, image_folder, tmp_path):
+    out = tmp_path / "results.jsonl"
+
+    code, _, stderr = run(str(model_path), str(image_folder.root / "photos"), "--out", str(out),
+                          "--progress")
+
+    assert code == 0
+    assert len(read_rows(out)) == len([f for f in image_folder.files if f.startswith("photos/")])
+    assert "batch" in stderr and "processed" in stderr
+
+
+def test_cli_needs_inputs(model_path):
+    code, _, stderr = run(str(model_path))
+
+    assert code == 2
+    assert "give INPUTS or --list FILE" in stderr
+
+
+def test_cli_default_model_is_the_bundled_one(image_folder):
+    if not os.path.exists(edgekit.default_model_path()):
+        pytest.skip("edgekit/data/digits_int8.tflite is not built yet (trainer helper)")
+
+    code, stdout, _ = run("default", image_folder.paths()[0])
+
+    assert code == 0
+    assert json.loads(stdout)["input"] == image_folder.paths()[0]
+
+
+def test_cli_names_the_missing_default_model(image_folder, monkeypatch, tmp_path):
+    missing = str(tmp_path / "digits_int8.tflite")
+    monkeypatch.setattr(edgekit, "default_model_path", lambda: missing)
+
+    code, _, stderr = run("default", image_folder.paths()[0])
+
+    assert code == 3
+    assert f"ModelNotFound: {missing}: no such file" in stderr

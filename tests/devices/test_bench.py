@@ -1,0 +1,197 @@
+"""`edgekit bench`: the measurement loop, the --json schema, backends in child processes,
+--save/--compare. No timing assertions here (speed lives in tests/benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import zoo
+from edgekit import bench
+from edgekit.errors import ConfigError
+
+QUICK = ["--runs", "5", "--min-seconds", "0", "--warmup-seconds", "0"]
+
+
+def _edgekit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "edgekit"), *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_latency_stats_from_known_samples() -> None:
+    stats = bench.LatencyStats.from_samples([float(v) for v in range(1, 101)])
+    assert (stats.count, stats.min, stats.max) == (100, 1.0, 100.0)
+    assert stats.p50 == pytest.approx(50.5) and stats.p90 == pytest.approx(90.1)
+    assert stats.p99 == pytest.approx(99.01) and stats.mean == pytest.approx(50.5)
+    assert stats.std == pytest.approx(28.866, abs=1e-3)
+    with pytest.raises(ConfigError, match="no latency samples"):
+        bench.LatencyStats.from_samples([])
+
+
+def test_loop_runs_at_least_the_asked_runs_and_duration() -> None:
+    calls: list[int] = []
+    samples, _ = bench._loop(lambda: calls.append(1), runs=50, min_s=0.0, max_s=60)
+    assert len(samples) == len(calls) == 50
+    samples, seconds = bench._loop(lambda: None, runs=1, min_s=0.05, max_s=60)
+    assert seconds >= 0.05 and len(samples) > 1
+
+
+def test_loop_stops_at_max_seconds() -> None:
+    samples, _ = bench._loop(lambda: None, runs=10**9, min_s=0.0, max_s=0.02)
+    assert 0 < len(samples) < 10**9
+
+
+@pytest.mark.parametrize("quant", ["float32", "float16", "dynamic", "int8", "uint8"])
+def test_model_precision_recognises_each_quantization(quant: str) -> None:
+    data = zoo.mobilenet_v2(quant).read_bytes()
+    expected = "int8" if quant == "uint8" else quant  # uint8 I/O, int8 inside
+    assert bench.model_precision(data) == expected
+
+
+def test_memory_is_read_from_proc() -> None:
+    mem = bench.memory_mb()
+    assert mem["rss"] and mem["peak"] and mem["peak"] >= mem["rss"] > 1
+
+
+def _check_row(row: dict[str, Any], threads: int) -> None:
+    assert row.get("error") is None, row
+    assert row["threads"] == threads and row["backend"] == "litert" and row["backend_version"]
+    assert row["init_ms"] > 0 and row["first_ms"] > 0 and row["warmup"]["runs"] >= 1
+    assert row["runs"] >= 5 and row["seconds"] > 0
+    lat = row["latency_ms"]
+    assert set(lat) == {"count", "min", "p50", "p90", "p99", "max", "mean", "std"}
+    assert lat["count"] == row["runs"]
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    rss = row["rss_mb"]
+    assert 0 < rss["baseline"] <= rss["init"] <= rss["peak"]
+    assert set(row["thermal"]) == {"before", "after"}
+    assert row["input"][0]["shape"] == [1, 96, 96, 3]
+
+
+def test_bench_json_schema_with_a_thread_sweep_and_two_models() -> None:
+    models = [str(zoo.mobilenet_v2("float32")), str(zoo.mobilenet_v2("int8"))]
+    proc = _edgekit("bench", *models, "--threads", "1,2", "--json", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["schema"] == "edgekit.bench/1" and report["created"] > 0
+    env = report["env"]
+    assert {"device", "host", "python", "numpy", "edgekit", "backends", "thermal", "cpu_count"} <= set(env)
+    assert env["device"]["name"] and "litert" in env["backends"]
+    rows = report["results"]
+    assert [(r["name"], r["threads"]) for r in rows] == [
+        (Path(models[0]).name, 1), (Path(models[0]).name, 2), (Path(models[1]).name, 1), (Path(models[1]).name, 2)]
+    assert [r["precision"] for r in rows] == ["float32", "float32", "int8", "int8"]
+    for row in rows:
+        _check_row(row, row["threads"])
+
+
+def test_bench_text_table_and_dynamic_range_warning() -> None:
+    models = [str(zoo.mobilenet_v2("float32")), str(zoo.mobilenet_v2("dynamic"))]
+    proc = _edgekit("bench", *models, "--threads", "1", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "p50" in out and "p99" in out and "RSS init/peak MB" in out
+    assert "dynamic-range quantized" in out and "XNNPACK has no kernels" in out
+    assert "its float32 variant's here" in out
+    assert out.count("dynamic-range quantized") == 1  # only the dynamic model is flagged
+
+
+def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> None:
+    code = (
+        "import sys, json\n"
+        "from edgekit.bench import BenchSpec, run_bench\n"
+        f"specs = [BenchSpec({str(zoo.mobilenet_v2('float32'))!r}, b, 1, 3, 0.0, 0.0) for b in ('litert', 'tensorflow')]\n"
+        "report = run_bench(specs)\n"
+        "print(json.dumps({'tf': 'tensorflow' in sys.modules,\n"
+        "                  'rows': [(r.get('backend'), r.get('error')) for r in report['results']]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["tf"] is False
+    assert out["rows"] == [["litert", None], ["tensorflow", None]]
+
+
+def test_a_broken_model_is_an_error_row_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a flatbuffer at all" * 10)
+    proc = _edgekit("bench", str(bad), "--threads", "1", "--json", *QUICK)
+    assert proc.returncode == 1
+    row = json.loads(proc.stdout)["results"][0]
+    assert row["error"].startswith("ModelInvalid:")
+
+
+def test_missing_model_is_a_config_error() -> None:
+    proc = _edgekit("bench", "/nonexistent/model.tflite")
+    assert proc.returncode == 2 and "ConfigError: /nonexistent/model.tflite: no such model file" in proc.stderr
+
+
+def _report(p50: dict[str, float], **env: Any) -> dict[str, Any]:
+    rows = [{"name": name, "backend": "litert", "threads": 2, "init_ms": 10.0,
+             "latency_ms": {"p50": value}, "rss_mb": {"peak": 100.0}} for name, value in p50.items()]
+    return {"schema": bench.SCHEMA, "created": 1.0, "env": {"device": {"name": "rpi-4b"}, **env},
+            "results": rows}
+
+
+def test_compare_reports_ratios_verdicts_missing_rows_and_environment_changes() -> None:
+    saved = _report({"a.tflite": 10.0, "b.tflite": 10.0, "gone.tflite": 3.0}, numpy="1.26.4")
+    now = _report({"a.tflite": 20.0, "b.tflite": 9.0, "new.tflite": 1.0}, numpy="2.4.0")
+    result = bench.compare(now, saved)
+    rows = {r["key"]: r for r in result["rows"]}
+    a = rows["a.tflite|litert|2"]
+    assert a["p50_ms"] == {"now": 20.0, "saved": 10.0, "ratio": 2.0} and a["verdict"] == "slower"
+    assert rows["b.tflite|litert|2"]["p50_ms"]["ratio"] == 0.9 and rows["b.tflite|litert|2"]["verdict"] == "faster"
+    assert rows["new.tflite|litert|2"]["status"] == "new"
+    assert result["missing"] == ["gone.tflite|litert|2"]
+    assert result["env_changed"]["numpy"] == {"saved": "1.26.4", "now": "2.4.0"}
+    text = bench.render_compare(result)
+    assert "2.000×  slower" in text and "not measured now" in text and "numpy: 1.26.4 → 2.4.0" in text
+
+
+def test_compare_refuses_a_file_that_is_not_a_bench_report() -> None:
+    with pytest.raises(ConfigError, match="not an edgekit.bench/1 report"):
+        bench.compare(_report({}), {"schema": "something/else"})
+
+
+def test_save_then_compare_through_the_cli(tmp_path: Path) -> None:
+    model = str(zoo.mobilenet_v2("int8"))
+    saved = tmp_path / "pi.json"
+    first = _edgekit("bench", model, "--threads", "1", "--save", str(saved), *QUICK)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(saved.read_text())["schema"] == "edgekit.bench/1"
+    second = _edgekit("bench", model, "--threads", "1", "--compare", str(saved), "--json", *QUICK)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    row = report["compare"]["rows"][0]
+    assert row["status"] == "compared" and row["key"] == f"{Path(model).name}|litert|1"
+    assert row["p50_ms"]["ratio"] == pytest.approx(row["p50_ms"]["now"] / row["p50_ms"]["saved"], rel=1e-3)
+    text = _edgekit("bench", model, "--threads", "1", "--compare", str(saved), *QUICK)
+    assert "compare" in text.stdout and "×" in text.stdout
+
+
+def test_device_option_picks_the_variant_and_threads(tmp_path: Path) -> None:
+    run = tmp_path / "RUN"
+    run.mkdir()
+    for quant in ("float32", "int8"):
+        (run / f"digits_{quant}.tflite").write_bytes(zoo.mobilenet_v2(quant).read_bytes())
+    proc = _edgekit("bench", str(run), "--device", "rpi-4b", "--json", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["results"]
+    assert [(r["name"], r["threads"]) for r in rows] == [("digits_int8.tflite", 4)]
+
+
+def test_pipeline_numbers_through_the_demo_source() -> None:
+    model = str(zoo.digits_classifier("int8"))
+    proc = _edgekit("bench", model, "--threads", "1", "--pipeline-seconds", "1.5", "--json", *QUICK,
+                    "--pipeline")
+    assert proc.returncode == 0, proc.stderr
+    pipe = json.loads(proc.stdout)["results"][0]["pipeline"]
+    assert pipe["source"] == "demo" and pipe["inferred"] > 0 and pipe["fps"] > 0
+    assert pipe["frames"] >= pipe["inferred"] and pipe["dropped"] >= 0
+    assert 0 <= pipe["age_ms"]["p50"] <= pipe["age_ms"]["p95"]
+    assert 0 < pipe["total_ms"]["p50"] <= pipe["total_ms"]["p95"]
