@@ -134,7 +134,8 @@ def _list_lines(lines: Iterable[str]) -> Iterator[str]:
             yield line
 
 
-def expand(inputs: Iterable[str | os.PathLike[str]], list_file: str | None = None) -> Iterator[Entry]:
+def expand(inputs: Iterable[str | os.PathLike[str]],
+           list_file: str | None = None) -> Iterator[Entry]:
     """Expand INPUTS (then the ``--list`` file's lines) into entries, lazily, in order."""
     for spec in inputs:
         yield from _expand_one(os.fspath(spec))
@@ -160,7 +161,8 @@ def open_video(path: str) -> Any:
     return cap
 
 
-def video_frames(path: str, every: int = 1, skip: frozenset[int] = frozenset()) -> Iterator[VideoFrame]:
+def video_frames(path: str, every: int = 1,
+                 skip: frozenset[int] = frozenset()) -> Iterator[VideoFrame]:
     """Decode every ``every``-th frame of a video file (frames 0, N, 2N, …), in order.
 
     Frames in ``skip`` (already done) are grabbed but not decoded into images.

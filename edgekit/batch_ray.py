@@ -1,17 +1,20 @@
 """``engine="ray"``: the same batch as one Ray Data ``map_batches`` step.
 
 The driver expands INPUTS into rows ``{seq, input, kind, message, done}``
-(paths only — no pixels travel), ``ray.data.from_items`` makes a dataset of
+(paths only — no pixels travel; unlike the local engine, this list of paths
+is built in full on the driver), ``ray.data.from_items`` makes a dataset of
 them, and :class:`Predictor` — a callable class, so each Ray actor loads the
 model once — runs the shared per-item work of :mod:`edgekit.batch_work` on
 each batch. A video is one row whose actor decodes it and returns one result
 per kept frame. Order is preserved (``preserve_order``), and each result
 travels back pickled, so the driver yields the same objects, in the same
 order, as the local engine. Ray is imported here only (``edgekit[ray]``).
+The paths must be readable by the workers (a shared file system on a cluster).
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
@@ -21,7 +24,7 @@ import numpy as np
 
 from .batch_inputs import Entry, expand
 from .batch_work import Key, Result, run_sequential
-from .errors import ConfigError, ExtraMissing
+from .errors import ExtraMissing
 
 __all__ = ["Predictor", "model_recipe", "run_ray"]
 
@@ -42,9 +45,7 @@ def model_recipe(model: Any) -> tuple[bytes, dict[str, Any]]:
     if not hasattr(model, "invoke"):
         with open(model, "rb") as handle:
             return handle.read(), {}
-    data = getattr(model, "_data", None)
-    if data is None:
-        raise ConfigError("engine='ray' needs a model loaded by edgekit.load")
+    data = model.data
     info = model.info
     options = {k: v for k, v in asdict(model.options).items() if v is not None}
     kwargs = {"threads": info.threads, "backend": info.backend,
@@ -59,13 +60,16 @@ class Predictor:
         data: The model bytes.
         load_kwargs: Arguments for :func:`edgekit.load`.
         every: Keep every N-th video frame.
+        fast_decode: Decode JPEGs reduced when the model allows.
     """
 
-    def __init__(self, data: bytes, load_kwargs: dict[str, Any], every: int) -> None:
+    def __init__(self, data: bytes, load_kwargs: dict[str, Any], every: int,
+                 fast_decode: bool = False) -> None:
         from .model import load
 
         self._model = load(data, **load_kwargs)
         self._every = every
+        self._fast = fast_decode
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         seqs: list[int] = []
@@ -75,7 +79,7 @@ class Predictor:
             entry = Entry(str(path), str(kind), str(message))
             skip_frames = {entry.path: frozenset(int(f) for f in done)} if len(done) else None
             for result in run_sequential(self._model, [entry], self._every, frozenset(),
-                                         skip_frames):
+                                         skip_frames, self._fast):
                 seqs.append(int(seq))
                 blobs.append(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         out_blobs = np.empty(len(blobs), dtype=object)
@@ -104,6 +108,7 @@ def run_ray(
     workers: int | None,
     skip: set[Key] | frozenset[Key],
     address: str | None,
+    fast_decode: bool = False,
 ) -> Iterator[Result]:
     """Run the batch as a Ray Data job; yield the results in input order.
 
@@ -117,16 +122,16 @@ def run_ray(
         if frame is not None:
             frames.setdefault(path, []).append(frame)
     rows = _rows(expand(inputs, list_file), skip, frames)
-    return _iterate(ray, rows, data, load_kwargs, every, workers or 2, address)
+    return _iterate(ray, rows, data, load_kwargs, (every, fast_decode), workers or 2, address)
 
 
 def _iterate(ray: Any, rows: list[dict[str, Any]], data: bytes, load_kwargs: dict[str, Any],
-             every: int, actors: int, address: str | None) -> Iterator[Result]:
+             settings: tuple[int, bool], actors: int, address: str | None) -> Iterator[Result]:
     if not rows:
         return
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 ignore_reinit_error=True)
+                 ignore_reinit_error=True, logging_level=logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
@@ -135,7 +140,7 @@ def _iterate(ray: Any, rows: list[dict[str, Any]], data: bytes, load_kwargs: dic
         batch_size=BATCH_ROWS,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),
-        fn_constructor_args=(data, load_kwargs, every),
+        fn_constructor_args=(data, load_kwargs, *settings),
         num_cpus=1,
     )
     for result_row in dataset.iter_rows():

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .batch_decode import read_for_model, rescale_transform
 from .batch_inputs import Entry, VideoFrame, video_frames
 from .errors import EdgekitError, ImageUnreadable, InputError
 from .images import read_image
@@ -113,20 +114,29 @@ def _video_tasks(path: str, every: int, done: frozenset[int]) -> Iterator[Task |
             yield ItemError.from_exception(path, exc)
 
 
-def prepare(model: Any, task: Task) -> Ready | ItemError:
-    """Read/decode and pre-process one item; input problems become an error result."""
+def prepare(model: Any, task: Task, fast_decode: bool = False) -> Ready | ItemError:
+    """Read/decode and pre-process one item; input problems become an error result.
+
+    ``fast_decode`` decodes JPEGs reduced / in grey when the model input allows
+    (see :mod:`edgekit.batch_decode`).
+    """
     import cv2
 
     t0 = time.perf_counter()
     frame = task.frame
+    original = None
     try:
-        if frame is None:
+        if frame is None and fast_decode:
+            image, original = read_for_model(task.input, model.input_format)
+        elif frame is None:
             image = read_image(task.input)
         elif frame.image is None:
             raise InputError(f"{task.input}: frame {frame.index} could not be decoded")
         else:
             image = frame.image
         tensor, transform = model.preprocess(image)
+        if original is not None:
+            transform = rescale_transform(transform, *original)
     except InputError as exc:
         return _error(task, exc)
     except (cv2.error, ValueError, MemoryError) as exc:  # a decoder choking on one file
@@ -164,11 +174,12 @@ def run_sequential(
     every: int = 1,
     skip: Container[Key] = frozenset(),
     skip_frames: Mapping[str, frozenset[int]] | None = None,
+    fast_decode: bool = False,
 ) -> Iterator[Result]:
-    """Every item, one after the other, in the calling thread (Ray actors, ``workers=0``)."""
+    """Every item, one after the other, in the calling thread (Ray actors)."""
     for task in tasks(entries, every, skip, skip_frames):
         if isinstance(task, ItemError):
             yield task
             continue
-        ready = prepare(model, task)
+        ready = prepare(model, task, fast_decode)
         yield ready if isinstance(ready, ItemError) else complete(model, ready)

@@ -30,9 +30,9 @@ __all__ = ["SCHEMA", "BenchSpec", "LatencyStats", "compare", "environment", "mea
            "model_precision", "render", "render_compare", "run_bench", "run_child"]
 
 SCHEMA = "edgekit.bench/1"
-DYNAMIC_WARNING = ("dynamic-range quantized (float activations × int8 weights): XNNPACK has no kernels "
-                   "for it, so it runs on the slower built-in kernels (up to ~20× slower than float32 in "
-                   "edgekit's measurements on x86-64); export float32, float16 or full int8 instead")
+DYNAMIC_WARNING = ("dynamic-range quantized (float activations × int8 weights): no fast XNNPACK path with "
+                   "this runtime, measured 2-20× slower than float32 by edgekit on x86-64 (worst with "
+                   "several threads); export float32, float16 or full int8 instead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,8 +340,9 @@ def render(report: dict[str, Any]) -> str:
     """The report as a table (latencies in ms), then warnings, pipeline numbers and errors."""
     env = report["env"]
     dev = env["device"]
-    lines = [f"device   {dev['title']} ({dev['name']}{'' if dev['detected'] else ', not detected: fallback'})"
-             f"  cpus={env['cpu_count']}  {env['host'].get('cpu') or env['machine']}",
+    fallback = "" if dev["detected"] else ", not detected: fallback"
+    lines = [(f"device   {dev['title']} ({dev['name']}{fallback})"
+              f"  cpus={env['cpu_count']}  {env['host'].get('cpu') or env['machine']}"),
              "versions edgekit " + env["edgekit"] + f", python {env['python']}, numpy {env['numpy']}, "
              + ", ".join(f"{k} {v}" for k, v in env["backends"].items())]
     if env.get("thermal"):
@@ -355,6 +356,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))))
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    seen: set[tuple[str, str]] = set()
     for r in report["results"]:
         pipe = r.get("pipeline")
         if pipe and "fps" in pipe:
@@ -367,7 +369,9 @@ def render(report: dict[str, Any]) -> str:
         if ratio:
             lines.append(f"warning  {r['name']}: p50 is {ratio:.1f}× its float32 variant's here")
         for w in r.get("warnings") or []:
-            lines.append(f"warning  {r['name']}: {w}")
+            if (r["name"], w) not in seen:
+                seen.add((r["name"], w))
+                lines.append(f"warning  {r['name']}: {w}")
         if r.get("error"):
             lines.append(f"error    {r['name']} ({r.get('backend') or 'default'}): {r['error']}")
     return "\n".join(lines)

@@ -53,10 +53,6 @@ class Candidates:
         """The candidates at ``index`` (integer indices or a boolean mask)."""
         return Candidates(self.boxes[index], self.scores[index], self.class_ids[index])
 
-    @classmethod
-    def empty(cls) -> Candidates:
-        return cls(np.empty((0, 4)), np.empty(0, np.float32), np.empty(0, np.int64))
-
 
 def to_corners(boxes: np.ndarray, fmt: str) -> np.ndarray:
     """``M×4`` boxes in ``fmt`` (see ``BOX_FORMATS``) → ``M×4`` float64 ``x1, y1, x2, y2``."""

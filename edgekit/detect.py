@@ -3,21 +3,16 @@
 Layouts (``--layout NAME[:BOXES][:COORDS]``, or ``"layout"`` in the
 ``detection`` section of edgekit metadata):
 
-==================== ========================== ========================================
-name                 output                     meaning
-==================== ========================== ========================================
-``ssd``              4 tensors                  ``TFLite_Detection_PostProcess``: boxes
-                                                ``[1,N,4]`` (ymin, xmin, ymax, xmax),
-                                                classes ``[1,N]``, scores ``[1,N]``,
-                                                count ``[1]``, in any order
-``yolov8``           ``[1, 4+C, N]``            YOLOv8/v9/v11 raw head (no objectness)
-``yolov8-transposed`` ``[1, N, 4+C]``           the same, one row per candidate
-``yolov5``           ``[1, N, 5+C]``            YOLOv5/v7: objectness × class score
-``yolov5-transposed`` ``[1, 5+C, N]``           the same, channels first
-``yolo-end2end``     ``[1, N, 6]``              NMS in the graph (YOLOv10, YOLO26):
-                                                x1, y1, x2, y2, score, class
-``yolo``             one of the YOLO shapes     pick the YOLO variant from the shape
-==================== ========================== ========================================
+- ``ssd`` — 4 tensors from ``TFLite_Detection_PostProcess``: boxes ``[1,N,4]``
+  (ymin, xmin, ymax, xmax), classes ``[1,N]``, scores ``[1,N]``, count ``[1]``,
+  listed in any order;
+- ``yolov8`` — ``[1, 4+C, N]``, the YOLOv8/v9/v11 raw head (no objectness);
+- ``yolov8-transposed`` — ``[1, N, 4+C]``, the same with one row per candidate;
+- ``yolov5`` — ``[1, N, 5+C]``, YOLOv5/v7: confidence = objectness × class score;
+- ``yolov5-transposed`` — ``[1, 5+C, N]``, the same, features first;
+- ``yolo-end2end`` — ``[1, N, 6]``, NMS inside the graph (YOLOv10, YOLO26):
+  x1, y1, x2, y2, score, class;
+- ``yolo`` — whichever YOLO variant the output shape implies.
 
 Aliases: ``yolov11``/``yolo11``/``yolov9`` → ``yolov8``; ``yolov7`` → ``yolov5``;
 ``yolov10``/``yolo26``/``end2end`` → ``yolo-end2end``.
@@ -28,11 +23,15 @@ Aliases: ``yolov11``/``yolo11``/``yolov9`` → ``yolov8``; ``yolov7`` → ``yolo
 
 Without a declared layout, :func:`recognize` infers it from the output shapes:
 4 SSD-shaped outputs → ``ssd``; one ``[1, A, B]`` output with ``min(A, B) >= 5``
-and ``max(A, B) >= 2 * min(A, B)`` → a YOLO variant (the smaller axis holds the
-features; 85 features mean v5-style with 80 classes, 84 v8-style with 80; rows
-of 6 with at most 1000 candidates mean an end-to-end head). Everything after
-recognition — thresholds, class filter, class-aware NMS, mapping boxes back to
-source pixels — is vectorized NumPy in :func:`decode`.
+and ``max(A, B) >= 2 * min(A, B)`` → a YOLO variant. The smaller axis holds the
+features. Features first → ``yolov8``, unless there are 85 (``yolov5-transposed``,
+80 classes); rows → ``yolov5``, unless there are 84 or 5 features
+(``yolov8-transposed``) or 6 features in at most 1000 rows (``yolo-end2end``).
+Ambiguous exports need ``--layout``. Everything after recognition — score
+threshold (scores outside [0, 1] are taken as logits), class filter,
+class-aware NMS (not re-run on ``ssd`` and ``yolo-end2end``, whose graphs
+already did it), mapping boxes back to source pixels — is vectorized NumPy in
+:func:`decode`.
 """
 
 from __future__ import annotations
@@ -232,30 +231,29 @@ def decode(
     size = (transform.dst_w, transform.dst_h)
     threshold = opts.threshold_for("detect")
     names = tuple(labels)
-    if kind.head == "ssd":
-        cand = ssd.candidates(tensors, layout.outputs, layout.boxes, layout.coords, threshold, size)
-        if names and names[0] == "???":  # TF zoo label maps keep a background line
-            names = names[1:]
-    else:
-        cand = yolo.candidates(tensors[layout.outputs[0]], kind.head, kind.channels_first,
-                               layout.boxes, layout.coords, threshold, size)
-    if opts.classes:
-        cand = cand.take(np.isin(cand.class_ids, class_ids_for(opts.classes, names)))
-    boxes = transform.to_source(cand.boxes)
-    visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    if kind.head == "ssd" and names and names[0] == "???":  # TF zoo label maps keep a background line
+        names = names[1:]
+    # A broken model's inf/NaN must not warn on every frame: such candidates fail
+    # the comparisons below and are dropped.
+    with np.errstate(all="ignore"):
+        if kind.head == "ssd":
+            cand = ssd.candidates(tensors, layout.outputs, layout.boxes, layout.coords, threshold, size)
+        else:
+            cand = yolo.candidates(tensors[layout.outputs[0]], kind.head, kind.channels_first,
+                                   layout.boxes, layout.coords, threshold, size)
+        if opts.classes:
+            cand = cand.take(np.isin(cand.class_ids, class_ids_for(opts.classes, names)))
+        boxes = transform.to_source(cand.boxes)
+        visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     cand = Candidates(boxes[visible], cand.scores[visible], cand.class_ids[visible])
     if kind.head in ("anchor-free", "objectness"):
         keep = nms(cand.boxes, cand.scores, cand.class_ids, opts.iou_threshold, opts.max_detections)
     else:  # the graph already suppressed overlaps
         keep = np.argsort(-cand.scores, kind="stable")[: opts.max_detections]
+    boxes_out = cand.boxes[keep].tolist()  # Python floats at once, not per element
     return tuple(
-        Detection(
-            id=int(cid),
-            label=names[cid] if 0 <= cid < len(names) else None,
-            score=float(score),
-            box=BBox(*(float(v) for v in box)),
-        )
-        for box, score, cid in zip(cand.boxes[keep], cand.scores[keep], cand.class_ids[keep])
+        Detection(cid, names[cid] if 0 <= cid < len(names) else None, score, BBox(*box))
+        for box, score, cid in zip(boxes_out, cand.scores[keep].tolist(), cand.class_ids[keep].tolist())
     )
 
 

@@ -141,13 +141,13 @@ class _Fields:
             raise self.fail(key, "a table")
         return _Fields(value, self.where, f"{self.prefix}{key}.")
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def text(self, key: str, default: str | None = None) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str) or (default is None and not value.strip()):
             raise self.fail(key, "a non-empty string" if default is None else "a string")
         return value
 
-    def int(self, key: str, low: int = 0, high: int | None = None) -> int:
+    def integer(self, key: str, low: int = 0, high: int | None = None) -> int:
         value = self.data.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < low \
                 or (high is not None and value > high):
@@ -163,14 +163,14 @@ class _Fields:
             raise self.fail(key, "a positive number" + (" (or absent)" if optional else ""))
         return float(value)
 
-    def strs(self, key: str, pattern: str | None = None) -> tuple[str, ...]:
+    def texts(self, key: str, pattern: str | None = None) -> tuple[str, ...]:
         value = self.data.get(key, [])
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         if not ok or (pattern and not all(re.fullmatch(pattern, v) for v in value)):
             raise self.fail(key, "a list of strings" + (f" matching {pattern}" if pattern else ""))
         return tuple(value)
 
-    def ints(self, key: str) -> tuple[int, ...]:
+    def integers(self, key: str) -> tuple[int, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
             raise self.fail(key, "a list of positive integers")
@@ -197,11 +197,11 @@ def _references(data: dict[str, Any], where: str) -> tuple[Reference, ...]:
             raise ConfigError(f"{where}: field 'reference[{i}]' must be a table")
         f = _Fields(entry, where, f"reference[{i}].")
         latency = f.number("latency_ms")
-        source = f.str("source", "")
+        source = f.text("source", "")
         if latency is not None and not source.strip():
             raise f.fail("source", "a citation whenever latency_ms is given")
-        refs.append(Reference(f.str("model"), f.choice("precision", VARIANTS), f.int("threads", 1),
-                              f.str("runtime"), latency, source, f.str("note", "")))
+        refs.append(Reference(f.text("model"), f.choice("precision", VARIANTS), f.integer("threads", 1),
+                              f.text("runtime"), latency, source, f.text("note", "")))
     return tuple(refs)
 
 
@@ -217,26 +217,26 @@ def parse_profile(data: dict[str, Any], where: str, stem: str | None = None) -> 
         raise ConfigError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(_TOP_LEVEL))})")
     if data.get("schema") != 1:
         raise top.fail("schema", "1")
-    name = top.str("name")
+    name = top.text("name")
     if stem is not None and name != stem:
         raise top.fail("name", f"the file name {stem!r}")
     soc, isa, rec = top.table("soc"), top.table("isa"), top.table("recommend")
     cam, thermal, detect = top.table("camera"), top.table("thermal"), top.table("detect")
-    cores = soc.int("cores", 0, 256)
-    threads = rec.int("threads", 1, cores or None)
+    cores = soc.integer("cores", 0, 256)
+    threads = rec.integer("threads", 1, cores or None)
     vcgencmd = thermal.data.get("vcgencmd", False)
     if not isinstance(vcgencmd, bool):
         raise thermal.fail("vcgencmd", "true or false")
     return DeviceProfile(
-        name=name, title=top.str("title"), soc=soc.str("name"), cpu=soc.str("cpu"), cores=cores,
-        max_mhz=soc.int("max_mhz", 0), arch=soc.str("arch"), ram_mb=soc.ints("ram_mb"),
-        isa=isa.strs("features", r"[a-z0-9_]+"), threads=threads, threads_why=rec.str("threads_why"),
-        precision=rec.choice("precision", PRECISIONS), precision_why=rec.str("precision_why"),
-        camera_stack=cam.str("stack"), camera_notes=cam.str("notes", ""),
-        thermal_zones=thermal.strs("zones", r"/sys/\S+"), vcgencmd=vcgencmd,
+        name=name, title=top.text("title"), soc=soc.text("name"), cpu=soc.text("cpu"), cores=cores,
+        max_mhz=soc.integer("max_mhz", 0), arch=soc.text("arch"), ram_mb=soc.integers("ram_mb"),
+        isa=isa.texts("features", r"[a-z0-9_]+"), threads=threads, threads_why=rec.text("threads_why"),
+        precision=rec.choice("precision", PRECISIONS), precision_why=rec.text("precision_why"),
+        camera_stack=cam.text("stack"), camera_notes=cam.text("notes", ""),
+        thermal_zones=thermal.texts("zones", r"/sys/\S+"), vcgencmd=vcgencmd,
         throttle_c=thermal.number("throttle_c"), references=_references(data, where),
-        model_patterns=detect.strs("model"), cpu_parts=detect.strs("cpu_parts", r"0x[0-9a-f]{2}:0x[0-9a-f]{3}"),
-        machines=detect.strs("machine"), notes=top.str("notes", ""), path=where,
+        model_patterns=detect.texts("model"), cpu_parts=detect.texts("cpu_parts", r"0x[0-9a-f]{2}:0x[0-9a-f]{3}"),
+        machines=detect.texts("machine"), notes=top.text("notes", ""), path=where,
     )
 
 
@@ -360,7 +360,7 @@ def probe_host(root: str | os.PathLike[str] = "/") -> HostInfo:
     base = Path(root)
     model = _read(base / "proc/device-tree/model").replace("\x00", "").strip()
     name, parts, cores, features, cpu_model = parse_cpuinfo(_read(base / "proc/cpuinfo"))
-    mem = re.search(r"^MemTotal:\s+(\d+)\s*kB", _read(base / "proc/meminfo"), re.M)
+    mem = re.search(r"^MemTotal:\s+(\d+)\s*kB", _read(base / "proc/meminfo"), re.MULTILINE)
     return HostInfo(model=model or cpu_model, cpu_name=name, cpu_parts=parts, cores=cores,
                     features=features, mem_mb=int(mem.group(1)) // 1024 if mem else 0)
 

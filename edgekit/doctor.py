@@ -29,7 +29,7 @@ def opencv_info() -> dict[str, Any]:
     except ImportError as exc:
         return {"version": None, "error": str(exc), "gui": None, "video_io": []}
     build = cv2.getBuildInformation()
-    gui = re.search(r"^\s*GUI:\s*(.+)$", build, re.M)
+    gui = re.search(r"^\s*GUI:\s*(.+)$", build, re.MULTILINE)
     gui_name = gui.group(1).strip() if gui else "UNKNOWN"
     video_io = []
     section = build.split("Video I/O:", 1)[-1].split("\n\n", 1)[0]
@@ -64,11 +64,14 @@ def _exists(path: str) -> bool:
 
 
 def _device() -> dict[str, Any] | None:
+    from .devices import detect_device
+    from .errors import ConfigError
+
     try:
-        from .devices import detect_device
-    except ImportError:
-        return None
-    profile = detect_device()
+        profile = detect_device()
+    except ConfigError as exc:  # a broken profile file must not take doctor down
+        return {"name": "?", "title": f"unknown (device profiles unusable: {exc})", "threads": 1,
+                "precision": "float32", "isa": [], "camera_stack": ""}
     if profile is None:
         return None
     return {"name": profile.name, "title": profile.title, "threads": profile.threads,
@@ -79,8 +82,12 @@ def _device() -> dict[str, Any] | None:
 
 def _auto() -> dict[str, Any]:
     from .devices import get_profile
+    from .errors import ConfigError
 
-    p = get_profile("auto")
+    try:
+        p = get_profile("auto")
+    except ConfigError:
+        return {}
     return {"name": p.name, "threads": p.threads, "precision": p.precision}
 
 
@@ -141,14 +148,18 @@ def _backend_advice(report: dict[str, Any]) -> list[str]:
     if not backends:
         tips.append("No TFLite interpreter is installed: pip install ai-edge-litert")
     numpy2 = int(report["numpy"].split(".")[0]) >= 2
+    mismatch = set()
     for b in backends:
-        if b.get("ok") is False:
-            tip = f"Backend {b['backend']} {b.get('version')} does not work here: {b['error']}"
-            if "numpy" in str(b.get("error")).lower():
-                tip += (" — a NumPy/backend mismatch: use ai-edge-litert (the default backend, built for"
-                        f" NumPy 2), or pip install 'numpy<2' for {b['backend']}")
-            tips.append(tip)
-    if numpy2 and any(b["backend"] == "tflite-runtime" for b in backends):
+        if b.get("ok") is not False:
+            continue
+        if "numpy" in str(b.get("error")).lower():
+            mismatch.add(b["backend"])
+            tips.append(f"NumPy/backend mismatch: {b['backend']} {b.get('version')} does not work with NumPy "
+                        f"{report['numpy']} ({b['error']}). Use ai-edge-litert (the default backend, built "
+                        f"for NumPy 2), or pip install 'numpy<2' to keep {b['backend']}.")
+        else:
+            tips.append(f"Backend {b['backend']} {b.get('version')} does not work here: {b['error']}")
+    if numpy2 and "tflite-runtime" not in mismatch and any(b["backend"] == "tflite-runtime" for b in backends):
         tips.append(f"tflite-runtime needs numpy<2 and NumPy {report['numpy']} is installed; prefer "
                     "ai-edge-litert (the default backend), or pip install 'numpy<2' to keep tflite-runtime.")
     if report["machine"] in ("armv7l", "armv6l"):

@@ -19,8 +19,9 @@
 
 Every error raised by an interpreter backend is mapped to one of these in
 :mod:`edgekit.backend`; nothing else in edgekit raises a bare ``Exception``.
-The CLI prints ``ErrorName: message`` on one line and exits with the code above
-(130 when interrupted before any result was written).
+The CLI prints ``ErrorName: message`` on one line and exits with the code above.
+A run stopped by a signal exits 130 (SIGINT) or 143 (SIGTERM) from ``batch``; ``run``
+treats SIGINT/SIGTERM as the normal way to stop and exits 0 after flushing its sinks.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import errors
@@ -47,9 +48,10 @@ def check_in_child(
         ModelIncompatible, BackendMissing: the child reported one (as a plain load would).
     """
     limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-    cmd = [sys.executable, "-m", "edgekit.isolate", backend.name, str(threads or 0), where]
+    cmd = [sys.executable, "-m", "edgekit.isolate", backend.name, str(threads or 0), where,
+           f"{limit:g}", str(os.getpid())]
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell, the model goes through stdin
+        proc = subprocess.run(
             cmd, input=data, capture_output=True, timeout=limit, env=_child_env(), check=False,
         )
     except subprocess.TimeoutExpired as exc:
@@ -91,7 +93,10 @@ def _verdict(proc: subprocess.CompletedProcess[bytes], where: str) -> None:
     result = None
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         if line.startswith(_MARK + "result "):
-            result = json.loads(line[len(_MARK + "result ") :])
+            try:
+                result = json.loads(line[len(_MARK + "result ") :])
+            except json.JSONDecodeError:
+                result = None
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name
@@ -116,7 +121,8 @@ def _verdict(proc: subprocess.CompletedProcess[bytes], where: str) -> None:
 
 def _child(argv: list[str]) -> int:
     """The child side: model bytes on stdin, one line per stage and a verdict on stdout."""
-    backend_name, threads_text, where = argv[0], argv[1], argv[2]
+    backend_name, threads_text, where, limit, parent = argv[0], argv[1], argv[2], argv[3], argv[4]
+    _die_with_parent(float(limit), int(parent))
 
     def say(kind: str, text: str) -> None:
         sys.stdout.write(f"{_MARK}{kind} {text}\n")
@@ -126,9 +132,6 @@ def _child(argv: list[str]) -> int:
     data = sys.stdin.buffer.read()
     try:
         _load_and_invoke(data, where, backend_name, int(threads_text) or None, say)
-    except errors.EdgekitError as exc:
-        say("result", json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc)}))
-        return 0
     except Exception as exc:  # noqa: BLE001 - the parent reports whatever happened, by name
         say("result", json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc)}))
         return 0
@@ -137,7 +140,29 @@ def _child(argv: list[str]) -> int:
     return 0
 
 
-def _load_and_invoke(data: bytes, where: str, backend_name: str, threads: int | None, say) -> None:  # type: ignore[no-untyped-def]
+def _die_with_parent(limit: float, parent: int) -> None:
+    """Never outlive the parent (killed by SIGTERM mid-check) nor the time limit.
+
+    A hung native call cannot be interrupted from Python, so both use signals
+    whose default action ends the process: SIGKILL when the parent dies (Linux
+    ``PR_SET_PDEATHSIG``) and SIGALRM a little after the parent's deadline.
+    """
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(max(1, int(limit) + 5))
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _load_and_invoke(data: bytes, where: str, backend_name: str, threads: int | None,
+                     say: Callable[[str, str], None]) -> None:
     import numpy as np
 
     from .backend import BACKENDS, map_error
@@ -149,7 +174,7 @@ def _load_and_invoke(data: bytes, where: str, backend_name: str, threads: int | 
         interpreter = cls(model_content=data, num_threads=threads)
         say("stage", "allocate")
         interpreter.allocate_tensors()
-    except Exception as exc:  # noqa: BLE001 - mapped like a plain load
+    except Exception as exc:
         raise map_error(exc, backend, where) from exc
     say("stage", "invoke")
     for detail in interpreter.get_input_details():
@@ -159,7 +184,7 @@ def _load_and_invoke(data: bytes, where: str, backend_name: str, threads: int | 
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], dtype))
     try:
         interpreter.invoke()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ModelInvalid(f"{where}: the test invocation on zero inputs failed: {exc}") from exc
 
 

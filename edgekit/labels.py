@@ -58,8 +58,35 @@ def read_labels(source: str | Path | Sequence[str]) -> tuple[str, ...]:
     return labels
 
 
+def _ultralytics_names(raw: bytes) -> tuple[str, ...]:
+    import json
+
+    try:
+        names = json.loads(raw.decode("utf-8")).get("names")
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        return ()
+    if isinstance(names, list):
+        return tuple(str(n) for n in names)
+    if isinstance(names, dict):
+        try:
+            table = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            return ()
+        return tuple(table.get(i, str(i)) for i in range(max(table) + 1)) if table else ()
+    return ()
+
+
 def labels_from_zip(files: dict[str, bytes]) -> tuple[str, ...]:
-    """The label file among a TFLite-Support model's associated files (``()`` if none)."""
+    """Labels among the files zipped onto a model (``()`` if none).
+
+    TFLite-Support models carry a label ``.txt``; Ultralytics exports carry a
+    ``metadata.json`` with ``{"names": {"0": "person", ...}}``.
+    """
+    for name, raw in sorted(files.items()):
+        if name.rsplit("/", 1)[-1] == "metadata.json":
+            found = _ultralytics_names(raw)
+            if found:
+                return found
     texts = sorted(name for name in files if name.lower().endswith(".txt"))
     preferred = [n for n in texts if "label" in n.lower()] or texts
     for name in preferred:

@@ -51,7 +51,8 @@ def _read_source(source: ModelSource) -> tuple[bytes, str]:
 
 
 class Model:
-    """A loaded ``.tflite`` model. Create it with :func:`edgekit.load`.
+    """A loaded ``.tflite`` model. Create it with :func:`edgekit.load` (which checks the
+    file's structure before this class hands it to the native interpreter).
 
     Use it as a context manager, or call :meth:`close`. One model may be
     shared by threads: calls into the interpreter are serialised.
@@ -66,7 +67,6 @@ class Model:
         options: PredictOptions,
         labels: Sequence[str] | str | os.PathLike[str] | None = None,
     ) -> None:
-        check_model(data, where)
         self._data = data
         self._where = where
         self._backend = backend
@@ -79,7 +79,8 @@ class Model:
         self.outputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_output_details())
         self._labels, label_source = self._find_labels(labels, data)
         meta_task = self._metadata.task if self._metadata else None
-        self.task: str = options.task or meta_task or guess_task(self.outputs)
+        forced_detect = "detect" if options.layout else None  # --layout implies --task detect
+        self.task: str = options.task or forced_detect or meta_task or guess_task(self.outputs)
         self._layout = self._detection_layout(options)
         if self.task == "detect" and not self._labels and self._layout is not None \
                 and getattr(self._layout, "num_classes", 0) == 80:
@@ -90,14 +91,9 @@ class Model:
         self._format = input_format(self.inputs, self._metadata, options, where,
                                     getattr(self._layout, "resize", "stretch")) \
             if self.task != "raw" or _is_image_input(self.inputs) else None
-        self._info = ModelInfo(
-            source=where, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-            backend=backend.name, backend_version=backend.version(), threads=threads,
-            task=self.task, labels=self._labels, inputs=self.inputs, outputs=self.outputs,
-            operators=file_info.operators, input_format=self._format, metadata=self._metadata,
-            description=file_info.description, label_source=label_source,
-            layout=getattr(self._layout, "name", None),
-        )
+        self._file_info = file_info
+        self._label_source = label_source
+        self._info: ModelInfo | None = None
 
     # -- construction helpers -------------------------------------------------
     def _find_labels(self, labels: Any, data: bytes) -> tuple[tuple[str, ...], str]:
@@ -114,7 +110,13 @@ class Model:
         from .detect import recognize
 
         hints = self._metadata.detection if self._metadata else {}
-        layout = recognize(self.outputs, options.layout or hints.get("layout"))
+        if options.layout or not hints.get("layout"):
+            layout = recognize(self.outputs, options.layout)
+        else:
+            try:
+                layout = recognize(self.outputs, hints["layout"])
+            except ConfigError as exc:  # the file itself declares a layout that does not fit
+                raise ModelInvalid(f"{self._where}: metadata detection.layout: {exc}") from exc
         if layout is None:
             shapes = ", ".join(str(list(s.shape)) for s in self.outputs)
             raise ModelIncompatible(
@@ -127,7 +129,22 @@ class Model:
     @property
     def info(self) -> ModelInfo:
         """What is known about the model: specs, operators, metadata, backend."""
+        if self._info is None:  # built on first use: hashing a big model costs milliseconds
+            self._info = ModelInfo(
+                source=self._where, size=len(self._data),
+                sha256=hashlib.sha256(self._data).hexdigest(), backend=self._backend.name,
+                backend_version=self._backend.version(), threads=self._threads, task=self.task,
+                labels=self._labels, inputs=self.inputs, outputs=self.outputs,
+                operators=self._file_info.operators, input_format=self._format,
+                metadata=self._metadata, description=self._file_info.description,
+                label_source=self._label_source, layout=getattr(self._layout, "name", None),
+            )
         return self._info
+
+    @property
+    def data(self) -> bytes:
+        """The model file's bytes (e.g. to load the same model in another process)."""
+        return self._data
 
     @property
     def labels(self) -> tuple[str, ...]:

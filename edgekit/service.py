@@ -154,8 +154,8 @@ def render_unit(name: str, args: list[str], *, user: str = "edgekit", exec_path:
     if not groups:
         text = text.replace("SupplementaryGroups=\n", "")
     warning = _readable_by(exe)
-    warnings = (f"user {user} may not be able to run {exe}: {warning}; use --user with the venv's "
-                "owner or put the venv under /opt",) if warning else ()
+    warnings = ((f"user {user} may not be able to run {exe}: {warning}; use --user with the venv's "
+                 "owner or put the venv under /opt"),) if warning else ()
     return ServiceUnit(name, unit_path(name, root), text, user, warnings)
 
 

@@ -78,7 +78,8 @@ def candidates(
     boxes = np.asarray(tensors[b], np.float32).reshape(-1, 4)
     classes = np.asarray(tensors[c], np.float32).reshape(-1)
     scores = np.asarray(tensors[s], np.float32).reshape(-1)
-    count = int(np.clip(np.rint(np.asarray(tensors[k]).reshape(-1)[0]), 0, len(scores)))
+    raw_count = np.nan_to_num(np.asarray(tensors[k], np.float64).reshape(-1)[:1], nan=0.0)
+    count = int(np.clip(np.rint(raw_count), 0, len(scores))[0]) if raw_count.size else 0
     boxes, classes, scores = boxes[:count], classes[:count], scores[:count]
     if not _integral(classes) and _integral(scores):  # roles were listed the other way round
         classes, scores = scores, classes

@@ -1,14 +1,17 @@
 """Rolling stream statistics (FPS, latency percentiles, frame age) and the run summary.
 
-Pure bookkeeping: every method takes the current time, so tests drive it with
-made-up clocks. :class:`RollingStats` feeds the :class:`StreamStats` handed to
-sinks with each result; :class:`StreamSummary` is what ``edgekit run`` prints
-when it stops.
+:class:`RollingStats` is pure bookkeeping: every method takes the current time,
+so tests drive it with made-up clocks. It feeds the :class:`StreamStats` handed
+to sinks with each result; :class:`StreamSummary` is what ``edgekit run`` prints
+when it stops. :class:`ThermalSampler` reads the board temperature on a thread,
+every few seconds (never per frame: ``vcgencmd`` takes milliseconds).
 """
 
 from __future__ import annotations
 
 import collections
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +21,14 @@ import numpy as np
 from .results import Latency
 from .sinks.base import StreamStats
 
-__all__ = ["RollingStats", "StreamSummary", "percentile"]
+__all__ = ["RollingStats", "StreamSummary", "ThermalSampler", "percentile"]
+
+log = logging.getLogger("edgekit.stream")
 
 WINDOW_S = 5.0  # rolling window of the live numbers
 WINDOW_MAX = 1024  # results kept in the window at most
 HISTORY_MAX = 20_000  # results kept for the end-of-run percentiles
+THERMAL_EVERY_S = 5.0
 
 
 def percentile(values: Any, q: float) -> float:
@@ -163,3 +169,27 @@ class RollingStats:
             sink_drops=dict(sink_drops or {}),
             reason=reason,
         )
+
+
+class ThermalSampler:
+    """Samples the board temperature every few seconds on a thread (``vcgencmd`` is slow)."""
+
+    def __init__(self) -> None:
+        self.value: dict[str, object] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edgekit-thermal", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from .thermal import read_thermal
+
+        while True:
+            try:
+                self.value = read_thermal()
+            except Exception as exc:  # noqa: BLE001 - stats must never stop the stream
+                log.debug("thermal: %s", exc)
+            if self._stop.wait(THERMAL_EVERY_S):
+                return
+
+    def close(self) -> None:
+        self._stop.set()

@@ -10,7 +10,8 @@
                 print(r.frame, r.classes[0].score)
 
 The model always works on the newest frame of a live source (the others are
-counted as dropped); files are read frame by frame, none dropped. Results go
+counted as dropped); files are read frame by frame, none dropped, decoded and
+pre-processed on a second thread while the model runs. Results go
 to the caller, to ``on_result`` callbacks and to sinks (each behind a bounded
 queue, so that a slow sink never blocks inference), with :class:`StreamStats`.
 Stream events (``source_offline``, ``source_online``, ``stopped``) go to the
@@ -36,14 +37,14 @@ from .sources import SourceOptions, SourceSpec, source_factory
 from .sources.base import Frame
 from .sources.capture import FileCapture
 from .sources.live import LiveCapture
-from .stats import RollingStats, StreamSummary
+from .stats import RollingStats, StreamSummary, ThermalSampler
 
 __all__ = ["Stream", "stream"]
 
 log = logging.getLogger("edgekit.stream")
 
+Capture = LiveCapture | FileCapture
 POLL_S = 0.1  # longest the loop waits for a frame before it looks at stop/limits/events
-THERMAL_EVERY_S = 5.0
 CAPTURE_STOP_S = 0.5  # shutdown budget: capture threads, then sinks (2 s in all)
 SINKS_CLOSE_S = 1.2
 
@@ -69,30 +70,6 @@ def _queued(sinks: Iterable[Any], queue_size: int) -> list[Any]:
     return [s if isinstance(s, QueuedSink) else QueuedSink(s, maxsize=queue_size) for s in sinks]
 
 
-class _Thermal:
-    """Samples the board temperature every few seconds on a thread (``vcgencmd`` is slow)."""
-
-    def __init__(self) -> None:
-        self.value: dict[str, object] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="edgekit-thermal", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        from .thermal import read_thermal
-
-        while True:
-            try:
-                self.value = read_thermal()
-            except Exception as exc:  # noqa: BLE001 - stats must never stop the stream
-                log.debug("thermal: %s", exc)
-            if self._stop.wait(THERMAL_EVERY_S):
-                return
-
-    def close(self) -> None:
-        self._stop.set()
-
-
 class Stream:
     """A running (or ready) real-time stream; create it with :func:`stream`.
 
@@ -106,7 +83,8 @@ class Stream:
                  on_result: list[Callable[[FrameResult], Any]],
                  on_event: list[Callable[[StreamEvent], Any]], events: bool,
                  source_options: SourceOptions, max_fps: float | None, every: int,
-                 max_frames: int | None, duration: float | None, stall_timeout: float) -> None:
+                 max_frames: int | None, duration: float | None, stall_timeout: float,
+                 prepare_ahead: bool = True) -> None:
         self.model = model
         self.sinks = sinks
         self._own_model = own_model
@@ -115,14 +93,15 @@ class Stream:
         self._stall_timeout = stall_timeout
         self._interval = 1.0 / max_fps if max_fps else 0.0
         self._every, self._max_frames, self._duration = every, max_frames, duration
-        self._capture: LiveCapture | FileCapture | None = None
+        self._prepare_ahead = prepare_ahead
+        self._capture: Capture | None = None
         self._stop = threading.Event()
         self._reason = ""
         self._started = False
         self._closed = False
         self._pipeline_bad = 0
         self._stats = RollingStats(time.monotonic())
-        self._thermal: _Thermal | None = None
+        self._thermal: ThermalSampler | None = None
         self._summary: StreamSummary | None = None
         self._last_frame: Frame | None = None
         self.source_name = "?"
@@ -140,14 +119,18 @@ class Stream:
             raise ConfigError("this stream is closed; create a new one with edgekit.stream()")
         first = self._factory()
         self.source_name = first.name
+        # Files: pre-process on the reader thread, in parallel with the model (every
+        # frame is inferred, so none is pre-processed for nothing). Live sources:
+        # only the frame the model takes is pre-processed, on this thread.
+        prepare = self.model.preprocess if self._prepare_ahead else None
         if first.live:
             factory = self._factory
             once = [first]
-            capture: LiveCapture | FileCapture = LiveCapture(
+            capture: Capture = LiveCapture(
                 lambda: once.pop() if once else factory(), stall_timeout=self._stall_timeout,
                 reconnect=not getattr(first, "finite", False))
         else:
-            capture = FileCapture(first)
+            capture = FileCapture(first, prepare=prepare)
         try:
             capture.start()
         except BaseException:
@@ -156,7 +139,7 @@ class Stream:
         self._capture = capture
         self._started = True
         self._stats = RollingStats(time.monotonic())
-        self._thermal = _Thermal()
+        self._thermal = ThermalSampler()
         return self
 
     def stop(self, reason: str = "stopped") -> None:
@@ -165,7 +148,7 @@ class Stream:
             self._reason = self._reason or reason
             self._stop.set()
 
-    def __enter__(self) -> Stream:
+    def __enter__(self) -> Stream:  # noqa: PYI034 - Python 3.10 has no typing.Self
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -213,16 +196,16 @@ class Stream:
             last_index, self._last_frame = frame.index, frame
             if self._interval:
                 next_slot = started + self._interval
-            stats = self._emit_result(result, frame)
+            self._emit_result(result, frame)
             if not ready:
                 ready = notify("READY=1") or True
             if ping_every and time.monotonic() - last_ping >= ping_every:
                 last_ping = time.monotonic()
                 notify("WATCHDOG=1")
-                notify(f"STATUS={stats.fps:.1f} FPS, {stats.inferred} frames")
+                notify(f"STATUS={self._stats.fps(last_ping):.1f} FPS, {self._stats.inferred} frames")
             yield result
 
-    def _should_stop(self, capture: LiveCapture | FileCapture) -> bool:
+    def _should_stop(self, capture: Capture) -> bool:
         if self._stop.is_set():
             return True
         if self._max_frames is not None and self._stats.inferred >= self._max_frames:
@@ -238,22 +221,31 @@ class Stream:
         return False
 
     def _infer(self, frame: Frame) -> FrameResult | None:
-        """Pre-process, invoke, post-process one frame, timing each step."""
+        """Pre-process (unless done ahead), invoke, post-process one frame, timing each step.
+
+        ``age + pre`` is always the frame's age when invoke started and
+        ``total`` the time from capture to result: for a frame pre-processed
+        ahead, ``age`` is that age minus the pre-processing time.
+        """
         wall = time.time()
         t0 = time.perf_counter()
-        try:
-            tensor, transform = self.model.preprocess(frame.image)
-        except InputError as exc:
-            self._pipeline_bad += 1
-            log.info("%s: frame %d skipped: %s", self.source_name, frame.index, exc)
-            return None
+        tensor, transform, pre_ms = frame.tensor, frame.transform, frame.pre_ms
+        if tensor is None:
+            try:
+                tensor, transform = self.model.preprocess(frame.image)
+            except InputError as exc:
+                self._pipeline_bad += 1
+                log.info("%s: frame %d skipped: %s", self.source_name, frame.index, exc)
+                return None
+            pre_ms = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
         outputs = self.model.invoke(tensor)
         t2 = time.perf_counter()
         pred = self.model.postprocess(outputs, transform)
         t3 = time.perf_counter()
-        latency = Latency(pre=(t1 - t0) * 1e3, invoke=(t2 - t1) * 1e3, post=(t3 - t2) * 1e3,
-                          age=max(0.0, (wall - frame.ts) * 1e3))
+        waited = (wall - frame.ts) * 1e3 + (t1 - t0) * 1e3 - pre_ms  # capture → start of pre
+        latency = Latency(pre=pre_ms, invoke=(t2 - t1) * 1e3, post=(t3 - t2) * 1e3,
+                          age=max(0.0, waited))
         pred = dataclasses.replace(pred, latency=latency, input=frame.input)
         self._stats.add(latency, time.monotonic())
         return FrameResult(frame=frame.index, ts=frame.ts, source=self.source_name, prediction=pred)
@@ -278,13 +270,13 @@ class Stream:
         """The frame of the latest result (its ``image`` is the BGR array)."""
         return self._last_frame
 
-    def _emit_result(self, result: FrameResult, frame: Frame) -> StreamStats:
-        stats = self.stats
-        for sink in self.sinks:
-            sink.write(result, frame.image, stats)
+    def _emit_result(self, result: FrameResult, frame: Frame) -> None:
+        if self.sinks:  # the percentiles cost a little: only when someone reads them
+            stats = self.stats
+            for sink in self.sinks:
+                sink.write(result, frame.image, stats)
         for callback in self._on_result:
             callback(result)
-        return stats
 
     def _emit_event(self, event: StreamEvent) -> None:
         log.info("%s: %s %s", event.source, event.event, event.message or "")
@@ -367,6 +359,7 @@ def stream(
     duration: float | None = None,
     stall_timeout: float = 5.0,
     queue_size: int = 64,
+    prepare_ahead: bool = True,
     **load_options: Any,
 ) -> Stream:
     """Real-time inference: the model on the newest frame of ``source``, results as they come.
@@ -391,6 +384,9 @@ def stream(
         duration: Stop after this many seconds.
         stall_timeout: Seconds without a frame before a live source is reopened.
         queue_size: Results a sink may fall behind before its oldest is dropped.
+        prepare_ahead: For files, pre-process on the reader thread while the model
+            runs (``False``: on the stream's thread). Live sources always
+            pre-process only the frame the model takes, on the stream's thread.
         **load_options: Passed to :func:`edgekit.load` when ``model`` is a path.
 
     Returns:
@@ -419,7 +415,8 @@ def stream(
         return Stream(loaded, source, own_model=own, sinks=_queued(sinks, queue_size),
                       on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
                       source_options=options, max_fps=max_fps, every=every,
-                      max_frames=max_frames, duration=duration, stall_timeout=stall_timeout)
+                      max_frames=max_frames, duration=duration, stall_timeout=stall_timeout,
+                      prepare_ahead=prepare_ahead)
     except BaseException:
         if own:
             loaded.close()

@@ -4,10 +4,14 @@ LiteRT's security policy says to treat a model as untrusted code: crafted files
 have read out of bounds and overflowed the heap of the native interpreter.
 :func:`check_model` walks the flatbuffer in pure Python — every vtable, table,
 vector and string is bounds-checked *before* it is read — and checks what the
-interpreter later trusts: tensor, buffer and operator-code indices, operator
-codes known to this runtime's schema, tensor types and shapes, the size of
-constant data, and out-of-file data of large models. The generated schema
-accessors are never used on an unchecked buffer.
+interpreter later trusts: tensor, buffer, operator-code, subgraph and signature
+indices, operator codes and tensor types known to this runtime's schema, sane
+shapes, constant data of the size its tensor needs, out-of-file data of large
+models inside the file, quantization scales finite and positive and zero points
+that fit their type (bit flips there crash LiteRT 2.3 at the first invoke),
+UTF-8 strings. The generated schema accessors are never used on an unchecked
+buffer. What no structural check can see (e.g. a finite but absurd weight
+scale that corrupts the heap) is what ``isolate=True`` is for.
 
 The walk is linear in the number of tables (a 14 MB MobileNet takes a few
 milliseconds): buffer contents are never iterated in Python.
@@ -15,6 +19,7 @@ milliseconds): buffer contents are never iterated in Python.
 
 from __future__ import annotations
 
+import math
 import struct
 from functools import cache
 
@@ -78,7 +83,7 @@ def _schema_tables() -> tuple[frozenset[int], dict[int, str], dict[int, str], di
 class _Table:
     """A flatbuffer table whose vtable and inline object were bounds-checked."""
 
-    __slots__ = ("buf", "pos", "vt", "vt_size", "obj_size", "what")
+    __slots__ = ("buf", "obj_size", "pos", "vt", "vt_size", "what")
 
     def __init__(self, buf: _Buffer, pos: int, what: str) -> None:
         self.buf, self.pos, self.what = buf, pos, what
@@ -161,7 +166,7 @@ class _Table:
 
 
 class _Buffer:
-    __slots__ = ("data", "size", "where", "tables")
+    __slots__ = ("data", "size", "tables", "where")
 
     def __init__(self, data: bytes | memoryview, where: str) -> None:
         self.data, self.size, self.where, self.tables = data, len(data), where, 0
@@ -258,7 +263,7 @@ def _check_opcodes(buf: _Buffer, codes: list[_Table]) -> list[str]:
 
 def _check_buffer(buf: _Buffer, buffer: _Table) -> int:
     """Bytes of data the buffer holds (inline or, for large models, after the flatbuffer)."""
-    start, n = buffer.vector(0, 1, "data")
+    _, n = buffer.vector(0, 1, "data")
     offset, length = buffer.scalar(1, "<Q"), buffer.scalar(2, "<Q")
     if offset > 1:
         if offset + length > buf.size:
@@ -328,16 +333,16 @@ def _check_quantization(
     quant.vector(0, 4, "min")
     quant.vector(1, 4, "max")
     start, scales = quant.vector(2, 4, "scale")
-    values = np.frombuffer(buf.data, "<f4", scales, start) if scales else None
-    if values is not None and not (np.isfinite(values).all() and (values > 0).all()):
+    low, high = _extremes(buf.data, "f", start, scales)
+    if scales and not (0 < low and high < math.inf):  # NaN fails both comparisons
         buf.fail(f"{what}: quantization scales must be finite and positive "
-                 f"(min {values.min()!r}, max {values.max()!r})")
+                 f"(min {low!r}, max {high!r})")
     zp_start, zero_points = quant.vector(3, 8, "zero_point")
     bounds = _ZERO_POINT_RANGE.get(type_name)
     if bounds and zero_points:
-        zps = np.frombuffer(buf.data, "<i8", zero_points, zp_start)
-        if zps.min() < bounds[0] or zps.max() > bounds[1]:
-            buf.fail(f"{what}: zero points [{zps.min()}, {zps.max()}] do not fit {type_name}")
+        low, high = _extremes(buf.data, "q", zp_start, zero_points)
+        if low < bounds[0] or high > bounds[1]:
+            buf.fail(f"{what}: zero points [{low}, {high}] do not fit {type_name}")
     details_type = quant.scalar(4, "<B")
     details = quant.table(5, "details")
     if details is not None:  # 1 CustomQuantization, 2 Blockwise, 3 MultiAxis
@@ -348,6 +353,19 @@ def _check_quantization(
             buf.fail(f"{what}: {scales} scales but {zero_points} zero points")
         if not 0 <= axis < len(shape) or shape[axis] != scales:
             buf.fail(f"{what}: {scales} per-channel scales do not match axis {axis} of shape {list(shape)}")
+
+
+def _extremes(data: bytes | memoryview, kind: str, start: int, n: int) -> tuple[float, float]:
+    """Min and max of ``n`` little-endian numbers (NaN-aware for floats); small vectors without NumPy."""
+    if n == 0:
+        return 0.0, 0.0
+    if n <= 16:
+        values = struct.unpack_from(f"<{n}{kind}", data, start)
+        if kind == "f" and any(math.isnan(v) for v in values):
+            return math.nan, math.nan
+        return min(values), max(values)
+    array = np.frombuffer(data, "<f4" if kind == "f" else "<i8", n, start)
+    return array.min().item(), array.max().item()  # NaN propagates through min/max
 
 
 def _check_sparsity(sparsity: _Table) -> None:

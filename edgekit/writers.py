@@ -1,8 +1,9 @@
 """Batch output files: JSON lines and CSV, written line by line, resumable.
 
-Each result is one line, written whole and flushed at once, and the file is
-``fsync``-ed at most every :data:`SYNC_SECONDS`; a killed process therefore
-leaves complete lines plus at most one partial last line. :func:`recover`
+Each result is one line, written whole and flushed to the OS at once, and the
+file is ``fsync``-ed when a line comes :data:`SYNC_SECONDS` or more after the
+last sync, and on close; a killed process therefore leaves complete lines plus
+at most one partial last line. :func:`recover`
 finds that partial line, cuts it off, and returns the keys already done, so
 that ``--resume`` appends exactly the rest.
 
@@ -96,6 +97,11 @@ class BatchWriter:
         self._csv = csv.writer(self._buffer, lineterminator="\n")
         if write_header and fmt == "csv":
             self._emit_csv(list(CSV_COLUMNS))
+
+    @property
+    def resumable(self) -> bool:
+        """True when writing to a file (which ``--resume`` can continue)."""
+        return self._owned
 
     def write(self, result: Result) -> None:
         """Append ``result`` as one line."""

@@ -25,6 +25,8 @@ __all__ = ["candidates", "sigmoid"]
 
 # Candidates kept for NMS at most (best first), as Ultralytics does.
 MAX_NMS = 30_000
+# Quantized probabilities overshoot [0, 1] by up to half a step; logits go far beyond.
+LOGIT_MARGIN = 0.05
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -33,7 +35,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _as_probabilities(x: np.ndarray) -> np.ndarray:
-    if x.size and (float(x.max()) > 1.0 + 1e-3 or float(x.min()) < -1e-3):
+    if x.size and (float(x.max()) > 1.0 + LOGIT_MARGIN or float(x.min()) < -LOGIT_MARGIN):
         return sigmoid(x)
     return x
 

@@ -117,7 +117,12 @@ def _application(arch: Architecture, keras: Any) -> Any:
 
 
 def _keras_home() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:  # where Keras really caches downloads (it reads $KERAS_HOME once, at import)
+        from keras.src.backend.config import keras_home
+
+        return Path(keras_home())
+    except ImportError:  # pragma: no cover - a future Keras layout
+        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
 
 
 def _download_error(arch: Architecture, exc: BaseException) -> WeightsUnavailable:

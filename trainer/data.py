@@ -29,6 +29,7 @@ __all__ = [
     "Dataset",
     "ImageSpec",
     "Sample",
+    "Split",
     "load_dataset",
     "read_split",
     "stratified_split",
@@ -189,7 +190,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     for cls in np.unique(labels):
         idx = np.flatnonzero(labels == cls)
         rng.shuffle(idx)
-        n_held = int(round(len(idx) * fraction)) if len(idx) > 1 else 0
+        n_held = round(len(idx) * fraction) if len(idx) > 1 else 0
         n_held = min(max(n_held, 1 if len(idx) > 1 else 0), len(idx) - 1)
         held += idx[:n_held].tolist()
         keep += idx[n_held:].tolist()

@@ -141,6 +141,20 @@ def _augmenter(keras: Any, spec: ImageSpec, flip: bool, seed: int) -> Any:
     return keras.Sequential(layers, name="augment")
 
 
+def _is_chief() -> bool:
+    """Whether this process writes the checkpoint (always, unless a non-chief multi-worker task)."""
+    import json
+
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    except json.JSONDecodeError:
+        return True
+    task = config.get("task") or {}
+    kind, index = task.get("type", "chief"), int(task.get("index", 0))
+    has_chief = "chief" in (config.get("cluster") or {})
+    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+
+
 def _run_callback(keras: Any, model: Any, path: Path, history: dict[str, list[float]],
                   stage: int, best: list[float]) -> Any:
     """Record every epoch's metrics; save ``model`` whenever the validation loss improves."""
@@ -152,7 +166,7 @@ def _run_callback(keras: Any, model: Any, path: Path, history: dict[str, list[fl
                 history.setdefault(key, []).append(float(value))
             history.setdefault("stage", []).append(float(stage))
             loss = logs.get("val_loss", np.inf)
-            if loss < best[0]:
+            if loss < best[0] and _is_chief():
                 best[0] = float(loss)
                 tmp = path.with_name("model.tmp.keras")
                 model.save(tmp)
@@ -248,7 +262,7 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model = backbones.build_model(arch)
-    run = Path(config.out)
+    run = rundir.prepare_out(config.out, config.force, clear=True)
     created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     prov = _provenance(config, ds, arch, int(strategy.num_replicas_in_sync))

@@ -66,7 +66,7 @@ def compare(float_probs: np.ndarray, quant_probs: np.ndarray, y: np.ndarray,
         if mask.any():
             deltas[str(label)] = (accuracy(y[mask], q_pred[mask]) - accuracy(y[mask], f_pred[mask])) * 100
     return ParityReport(
-        samples=int(len(y)), float_accuracy=accuracy(y, f_pred), quant_accuracy=accuracy(y, q_pred),
+        samples=len(y), float_accuracy=accuracy(y, f_pred), quant_accuracy=accuracy(y, q_pred),
         agreement=accuracy(f_pred, q_pred),
         mean_abs_dprob=float(np.abs(float_probs - quant_probs).mean()) if len(y) else 0.0,
         per_class_delta=deltas, latency_ms_p50=percentile(latencies, 50),

@@ -10,6 +10,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,12 +21,20 @@ import numpy as np
 
 from edgekit.errors import ConfigError
 
-__all__ = ["IO_TYPES", "QUANTIZATIONS", "calibration_indices", "convert", "representative"]
+__all__ = [
+    "IO_TYPES",
+    "QUANTIZATIONS",
+    "calibration_indices",
+    "convert",
+    "representative",
+    "saved_model",
+]
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("float32", "uint8", "int8")
-NOTES = {"dynamic": "dynamic-range ops have no fast x86 kernel here: ~20x slower than float32 on "
-                    "this kind of CPU; prefer int8 or float16"}
+NOTES = {"dynamic": "int8 weights with float activations have no XNNPACK path on x86, so dynamic-range "
+                    "models often run slower than float32 (MobileNetV2-224: 1.6x here); prefer int8 "
+                    "or float16 on devices"}
 
 
 def calibration_indices(labels: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
@@ -49,12 +61,24 @@ def representative(images: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]
     return gen
 
 
+@contextlib.contextmanager
+def saved_model(model: Any) -> Iterator[str]:
+    """Export ``model`` once as a temporary SavedModel, so several conversions skip re-tracing it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-export-") as tmp:
+        with _silenced():
+            model.export(tmp, verbose=False)
+        yield tmp
+
+
 def convert(model: Any, quantize: str, io: str = "uint8",
             rep: Callable[[], Iterator[list[np.ndarray]]] | None = None) -> bytes:
     """Convert a Keras model with ``tf.lite.TFLiteConverter``.
 
     Args:
-        model: The Keras model (takes pixels 0..255, ends in softmax).
+        model: The Keras model (takes pixels 0..255, ends in softmax), or the folder
+            of its SavedModel (see :func:`saved_model`).
         quantize: One of :data:`QUANTIZATIONS`.
         io: Input/output type of an ``int8`` model (ignored otherwise).
         rep: Representative dataset (required for ``int8``).
@@ -68,7 +92,10 @@ def convert(model: Any, quantize: str, io: str = "uint8",
         raise ConfigError(f"quantize {quantize!r} is not one of {', '.join(QUANTIZATIONS)}")
     if io not in IO_TYPES:
         raise ConfigError(f"io {io!r} is not one of {', '.join(IO_TYPES)}")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if isinstance(model, str | os.PathLike):
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(model))
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantize != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
@@ -81,4 +108,28 @@ def convert(model: Any, quantize: str, io: str = "uint8",
         if io != "float32":
             converter.inference_input_type = tf.uint8 if io == "uint8" else tf.int8
             converter.inference_output_type = converter.inference_input_type
-    return bytes(converter.convert())
+    with _silenced(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(converter.convert())
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Hide the converter's chatter (Python prints and native logging on fds 1 and 2)."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)

@@ -60,8 +60,8 @@ def versions() -> dict[str, str]:
     return out
 
 
-def prepare_out(out: str | Path, force: bool) -> Path:
-    """Check that ``out`` may be written; with ``force`` remove our old artefacts from it.
+def prepare_out(out: str | Path, force: bool, clear: bool = False) -> Path:
+    """Check that ``out`` may be written; with ``clear`` (and ``force``) remove our old artefacts.
 
     Raises:
         RunExists: ``out`` exists and ``force`` is false, or it is a file.
@@ -71,7 +71,7 @@ def prepare_out(out: str | Path, force: bool) -> Path:
         raise RunExists(f"{path}: exists and is not a folder")
     if path.exists() and any(path.iterdir()) and not force:
         raise RunExists(f"{path}: already exists; pass --force to overwrite it")
-    if path.exists() and force:
+    if path.exists() and force and clear:
         for name in ARTEFACTS + ("model.tmp.keras",):
             (path / name).unlink(missing_ok=True)
         for old in path.glob("model_*.tflite"):

@@ -3,12 +3,14 @@
 Exit codes: 0 when the run finished (items that could not be read are error
 rows, counted in the summary, not failures of the run); 130 after Ctrl-C
 (SIGINT) and 143 after SIGTERM — both leave a valid output file that
-``--resume`` continues; the usual edgekit codes for errors before the run
-(2 for a bad option or an existing ``--out``, 3–5 for the model).
+``--resume`` continues; 141 when the reader of stdout goes away; the usual
+edgekit codes for errors before the run (2 for a bad option or an existing
+``--out``, 3–5 for the model).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -18,12 +20,13 @@ from typing import Any
 
 import click
 
+from ..results import ItemError
+from ..writers import label_of, open_writer
 from .common import model_options, open_model, pop_model_options
 
 __all__ = ["batch_cmd"]
 
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGPIPE": 141}
 TOP_LABELS = 10
 
 
@@ -42,15 +45,12 @@ class Summary:
         self.started = time.monotonic()
 
     def add(self, result: Any) -> None:
-        from ..results import ItemError
-        from ..writers import label_of
-
         self.processed += 1
         if isinstance(result, ItemError):
             self.failed += 1
         self.labels.update(label_of(result))
 
-    def render(self, stopped: str | None = None) -> str:
+    def render(self, stopped: str | None = None, resumable: bool = True) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         lines = [f"edgekit batch: {self.processed} processed, {self.failed} failed in "
                  f"{elapsed:.2f} s ({self.processed / elapsed:.1f} items/s)"
@@ -61,8 +61,8 @@ class Summary:
             lines.append("labels: " + ", ".join(f"{name} {n}" for name, n in common)
                          + (f" (+{more} more)" if more > 0 else ""))
         if stopped:
-            lines.append(f"stopped by {stopped}; the output is complete up to here — "
-                         "run again with --resume to continue")
+            lines.append(f"stopped by {stopped}; the output is complete up to here"
+                         + (" — run again with --resume to continue" if resumable else ""))
         return "\n".join(lines)
 
 
@@ -73,7 +73,7 @@ class Summary:
               help="results.jsonl (JSON lines) or results.csv; default: JSON lines on stdout.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="For videos: keep every N-th frame.")
-@click.option("--list", "list_file", default=None,
+@click.option("--list", "list_file", default=None, metavar="FILE",
               help="A file listing more inputs, one per line ('-': stdin).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Decoding threads (local; default one per core) or Ray actors (default 2).")
@@ -82,12 +82,16 @@ class Summary:
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local threads, or a Ray Data map_batches step (edgekit[ray]).")
 @click.option("--address", default=None, help="Ray cluster address to join (--engine ray).")
+@click.option("--fast-decode", is_flag=True,
+              help="Decode JPEGs at 1/2-1/8 scale (and grey) when the model input is that "
+                   "small: much faster, scores may differ slightly from a full decode.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @model_options
 def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
               list_file: str | None, workers: int | None, resume: bool, force: bool, engine: str,
-              address: str | None, progress: bool | None, **kwargs: Any) -> None:
+              address: str | None, fast_decode: bool, progress: bool | None,
+              **kwargs: Any) -> None:
     """Run MODEL on every image and video frame of INPUTS, in order, each once.
 
     INPUTS are image files, folders (recursive, sorted), globs ('photos/**/*.jpg')
@@ -95,8 +99,6 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
     bundled digits classifier. Unreadable inputs become error rows and the run
     goes on. Ctrl-C / SIGTERM stop cleanly (exit 130 / 143); --resume continues.
     """
-    from ..writers import open_writer
-
     if not inputs and list_file is None:
         raise click.UsageError("give INPUTS or --list FILE")
     if address is not None and engine != "ray":
@@ -106,9 +108,10 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
         writer, done = open_writer(out, resume=resume, force=force)
         with writer:
             stopped = _run(loaded, inputs, writer, done, progress, every=every,
-                           list_file=list_file, workers=workers, engine=engine, address=address)
+                           list_file=list_file, workers=workers, engine=engine, address=address,
+                           fast_decode=fast_decode)
     if stopped:
-        raise click.exceptions.Exit(EXIT_SIGINT if stopped == "SIGINT" else EXIT_SIGTERM)
+        raise click.exceptions.Exit(EXIT_CODES[stopped])
 
 
 def _model_path(model: str) -> str:
@@ -139,6 +142,9 @@ def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
         stopped = "SIGINT"
     except Terminated:
         stopped = "SIGTERM"
+    except BrokenPipeError:  # `edgekit batch ... | head`: the reader is gone
+        stopped = "SIGPIPE"
+        _silence_stdout()
     finally:
         # a second signal must not break the clean-up that keeps the file valid
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -152,12 +158,18 @@ def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, previous)
-    click.echo(summary.render(stopped), err=True)
+    click.echo(summary.render(stopped, resumable=writer.resumable), err=True)
     return stopped
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class _Progress:
@@ -193,12 +205,12 @@ class _Progress:
         from ..batch_inputs import count_items, expand
         from ..errors import EdgekitError
 
+        bar = self._bar
         try:
             total = count_items(expand(inputs, list_file), every)
-        except EdgekitError:
-            return
-        if self._bar is not None:
-            self._bar.update(self._task, total=total)
+        except (EdgekitError, OSError):
+            return  # no total: the bar shows the count and the rate, without ETA
+        bar.update(self._task, total=total)
 
     def advance(self, summary: Summary) -> None:
         if self._bar is None:

@@ -60,11 +60,20 @@ def pop_model_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_model(path: str, opts: dict[str, Any]) -> Any:
-    """Load ``path`` with the shared CLI options (see :func:`model_options`)."""
+    """Load ``path`` with the shared CLI options (see :func:`model_options`).
+
+    With ``--device``, ``path`` may be a directory of exported variants (or one of
+    them): the profile's recommended precision is chosen.
+    """
     import edgekit
 
     options = dict(opts)
     sha = options.pop("model_sha256", None)
+    if options.get("device"):
+        from ..devices import choose_variant, get_profile
+
+        # a device profile picks its precision among exported variants (model_int8.tflite, …)
+        path = choose_variant(path, get_profile(options["device"]))
     model = edgekit.load(
         path,
         threads=options.pop("threads", None),

@@ -54,12 +54,15 @@ def _expand_models(models: tuple[str, ...], device: str | None) -> list[str]:
 @click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True, help="Minimum timed runs.")
 @click.option("--min-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Minimum timed duration.")
-@click.option("--warmup-seconds", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--warmup-seconds", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="Warm-up duration (at least one run) before timing.")
 @click.option("--max-seconds", type=click.FloatRange(min=0.1), default=150.0, show_default=True,
               help="Stop a configuration after this long.")
-@click.option("--pipeline", "pipeline", is_flag=False, flag_value="demo", default=None,
-              help="Also measure end to end through a source (default source: demo): FPS, age, drops.")
-@click.option("--pipeline-seconds", type=click.FloatRange(min=0.5), default=5.0, show_default=True)
+@click.option("--pipeline", "pipeline", is_flag=False, flag_value="demo", default=None, metavar="[SOURCE]",
+              help="Also measure end to end through a source (demo when no SOURCE; write --pipeline=SOURCE "
+                   "or put it after the models): FPS, frame age, drops.")
+@click.option("--pipeline-seconds", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
+              help="Duration of the --pipeline run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Save the report (JSON).")
 @click.option("--compare", "compare_to", type=click.Path(dir_okay=False, exists=True), default=None,

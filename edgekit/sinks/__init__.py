@@ -28,6 +28,7 @@ from .mqtt import MqttSink
 from .options import (
     SINK_OPTION_NAMES,
     build_sinks,
+    check_sink_options,
     parse_mqtt_url,
     parse_serve,
     pop_sink_options,
@@ -51,6 +52,7 @@ __all__ = [
     "WebSink",
     "WindowSink",
     "build_sinks",
+    "check_sink_options",
     "close_sinks",
     "parse_mqtt_url",
     "parse_serve",

@@ -6,6 +6,7 @@ flushed, so a process killed at any moment leaves only complete lines behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -70,7 +71,7 @@ class JsonLinesSink:
         force: Overwrite an existing file.
 
     Attributes:
-        dropped: Lines that could not be written (e.g. the reader of a pipe went away).
+        dropped: Lines that could not be written (the reader of a pipe went away, disk full).
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str] | None = None,
@@ -107,19 +108,17 @@ class JsonLinesSink:
             self.dropped += 1
             if self._stream is sys.stdout:
                 # Python would print an error when flushing stdout at exit.
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                except (OSError, ValueError):
-                    pass
+        except OSError:  # e.g. disk full: this line is lost, later ones may fit
+            self.dropped += 1
 
     def close(self) -> None:
         """Flush, fsync and close a file this sink opened (streams are only flushed)."""
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self._stream.flush()
             if self._owned:
                 os.fsync(self._stream.fileno())
-        except (OSError, ValueError):
-            pass
         if self._owned:
             self._stream.close()
 

@@ -186,7 +186,9 @@ class MqttSink:
         """Hand the waiting payloads to paho in order while connected (lock held)."""
         while self._infos and self._infos[0].is_published():
             self._infos.popleft()
-        while self._pending and self._connected.is_set():
+        # Unacknowledged messages count against the queue too: a broker that is connected
+        # but slow must not make paho's own (unbounded) queue grow.
+        while self._pending and self._connected.is_set() and len(self._infos) < self._queue_size:
             info = self._client.publish(self.topic, self._pending[0], qos=self.qos)
             if info.rc == self._no_conn and self.qos == 0:
                 self._connected.clear()  # the socket is gone; keep the payload for later
@@ -205,6 +207,8 @@ class MqttSink:
                 self._flush_locked()
         while time.monotonic() < deadline:
             with self._lock:
+                if self._connected.is_set():
+                    self._flush_locked()
                 if not self._pending and all(i.is_published() for i in self._infos):
                     break
             time.sleep(0.02)

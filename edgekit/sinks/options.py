@@ -25,6 +25,7 @@ __all__ = [
     "MqttTarget",
     "ServeAddress",
     "build_sinks",
+    "check_sink_options",
     "parse_mqtt_url",
     "parse_serve",
     "pop_sink_options",
@@ -150,8 +151,17 @@ def parse_mqtt_url(url: str) -> MqttTarget:
     return MqttTarget(parts.hostname, port or (8883 if tls else 1883), tls)
 
 
-def _check(opts: dict[str, Any]) -> None:
-    """Validate every option before any sink is opened."""
+def check_sink_options(**opts: Any) -> None:
+    """Validate the sink options (keywords of :func:`build_sinks`) without opening anything.
+
+    ``build_sinks`` calls it first; a command may call it earlier too (before it
+    loads a model) so that a wrong option fails fast.
+
+    Raises:
+        ConfigError: An output file exists without ``force``, a ``--serve``
+            address is bad or public without ``token``/``insecure``, an MQTT
+            option is bad, or ``--show`` is impossible here.
+    """
     from .jsonl import check_new_file
 
     if opts.get("out") and opts["out"] != "-":
@@ -220,10 +230,9 @@ def build_sinks(
         ConfigError: An option is wrong (checked before anything is opened).
         ExtraMissing: ``--mqtt`` without paho-mqtt.
     """
-    opts = dict(out=out, save=save, serve=serve, token=token, insecure=insecure, show=show,
-                mqtt=mqtt, mqtt_cafile=mqtt_cafile, mqtt_password=mqtt_password,
-                mqtt_username=mqtt_username, force=force)
-    _check(opts)
+    check_sink_options(out=out, save=save, serve=serve, token=token, insecure=insecure, show=show,
+                       mqtt=mqtt, mqtt_cafile=mqtt_cafile, mqtt_password=mqtt_password,
+                       mqtt_username=mqtt_username, force=force)
     if out == "-":  # --out - is stdout
         out, json = None, True
     factories: list[tuple[str, Callable[[], Any]]] = []

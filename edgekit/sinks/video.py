@@ -3,7 +3,9 @@
 The frame rate of the file is the rate results actually arrive at (estimated
 from the capture timestamps of the first frames, unless given), so the video
 plays back at the speed things happened. :meth:`VideoSink.close` finalises the
-container; the stream calls it on SIGINT/SIGTERM, so the file plays.
+container; the stream calls it on SIGINT/SIGTERM, so the file plays. An MP4 whose
+process was killed hard (SIGKILL, power loss) has no index and does not play;
+a ``.mkv`` name gives a Matroska file that plays up to the last written frame.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ MIN_FPS, MAX_FPS, DEFAULT_FPS = 1.0, 60.0, 10.0
 
 def estimate_fps(timestamps: list[float]) -> float:
     """Frame rate from capture timestamps (median interval), clamped to 1..60 FPS."""
-    gaps = [b - a for a, b in zip(timestamps, timestamps[1:]) if b > a]
+    gaps = [b - a for a, b in zip(timestamps, timestamps[1:], strict=False) if b > a]
     if not gaps:
         return DEFAULT_FPS
     return min(MAX_FPS, max(MIN_FPS, 1.0 / statistics.median(gaps)))

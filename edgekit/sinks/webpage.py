@@ -19,7 +19,8 @@ SCRIPT = r"""
   const img = document.getElementById("stream");
   const $ = (id) => document.getElementById(id);
   img.src = "stream.mjpg" + q;
-  img.onerror = () => setTimeout(() => { img.src = "stream.mjpg" + q + (q ? "&" : "?") + "r=" + Date.now(); }, 2000);
+  const retry = () => { img.src = "stream.mjpg" + q + (q ? "&" : "?") + "r=" + Date.now(); };
+  img.onerror = () => setTimeout(retry, 2000);
   const fmt = (v, d) => (typeof v === "number" ? v.toFixed(d) : "-");
   function rows(list, result) {
     const ul = $("results");
@@ -53,13 +54,15 @@ SCRIPT = r"""
       $("inferred").textContent = String(s.inferred);
       $("dropped").textContent = String(s.dropped);
       $("bad").textContent = String(s.bad_frames);
-      $("temp").textContent = s.thermal && typeof s.thermal.temp_c === "number" ? s.thermal.temp_c.toFixed(1) + " °C" : "-";
+      const temp = s.thermal && s.thermal.temp_c;
+      $("temp").textContent = typeof temp === "number" ? temp.toFixed(1) + " °C" : "-";
     }
     const ev = $("events");
     ev.replaceChildren();
     for (const e of (d.events || []).slice().reverse()) {
       const li = document.createElement("li");
-      li.textContent = new Date(e.ts * 1000).toLocaleTimeString() + " " + e.event + (e.message ? " — " + e.message : "");
+      const when = new Date(e.ts * 1000).toLocaleTimeString();
+      li.textContent = when + " " + e.event + (e.message ? " — " + e.message : "");
       ev.appendChild(li);
     }
   }

@@ -4,7 +4,8 @@ Only OpenCV builds with a GUI backend can open windows; ``opencv-python-headless
 (what edgekit installs) cannot. Then ``--show`` is refused up front with a
 ``ConfigError`` whose one line points to ``--serve`` — refusing (rather than
 warning and running on) means a user who asked for a window is never left
-wondering why none appeared; the check runs before the model is loaded.
+wondering why none appeared. :func:`~edgekit.sinks.check_sink_options` runs the
+check, so a command can fail before it loads the model.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ __all__ = [
     "PositionedSource",
     "Source",
     "SourceOptions",
+    "SourceSpec",
     "VideoSource",
     "source_factory",
 ]

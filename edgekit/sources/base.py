@@ -15,13 +15,14 @@ the frame ``read`` returned last, counting frames it skipped itself (a camera
 that missed frames, the demo source after a pause), and ``input``, the path or
 URL the last frame came from (folders of images), and ``finite = True``: a live
 source whose end ends the stream instead of a reconnection (a file played with
-``--realtime``).
+``--realtime``), and ``interrupt()``: wakes a ``read`` blocked in the source from
+another thread (safe to call concurrently, unlike ``close``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -67,9 +68,14 @@ class Frame:
         index: Index of the frame in its source (dropped frames count too).
         ts: Capture time, seconds since the epoch.
         input: The file or URL the frame came from, when it is one of many.
+        tensor, transform, pre_ms: The model input, its :class:`~edgekit.preprocess.Transform`
+            and the pre-processing time (ms), when it was pre-processed ahead of the model.
     """
 
     image: np.ndarray = field(repr=False)
     index: int
     ts: float
     input: str | None = None
+    tensor: Any = field(default=None, repr=False)
+    transform: Any = field(default=None, repr=False)
+    pre_ms: float = 0.0

@@ -182,8 +182,7 @@ class DemoSource:
         index = self.position + 1
         now = time.time()
         current = math.floor((now - self._t0) * self.fps)
-        if current > index:
-            index = current
+        index = max(index, current)
         due = self._t0 + index / self.fps
         if self._closed.wait(max(0.0, due - now)):
             return None
@@ -192,6 +191,10 @@ class DemoSource:
 
     def close(self) -> None:
         """Stop producing frames (a blocked :meth:`read` returns ``None``)."""
+        self._closed.set()
+
+    def interrupt(self) -> None:
+        """Wake a blocked :meth:`read` (from any thread)."""
         self._closed.set()
 
     def __repr__(self) -> str:

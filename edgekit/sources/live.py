@@ -139,6 +139,10 @@ class LiveCapture:
         self._stopping.set()
         with self._lock:
             self._gen += 1
+            current = self._current
+        interrupt = getattr(current, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
         self.mailbox.close()
         deadline = time.monotonic() + timeout
         for thread in [*self._readers, self._watchdog]:

@@ -93,6 +93,10 @@ class Paced:
         self.input = getattr(self.inner, "input", None)
         return item[0], due
 
+    def interrupt(self) -> None:
+        """Wake a :meth:`read` waiting for its time (from any thread)."""
+        self._closed.set()
+
     def close(self) -> None:
         self._closed.set()
         self.inner.close()

@@ -177,5 +177,19 @@ def test_a_model_without_image_input_is_refused(tmp_path):
         return zoo.convert(keras.Model(inputs, keras.layers.Dense(3)(inputs)), "float32")
 
     path = zoo.cached("batch_dense_7_3.tflite", build)
-    with edgekit.load(path, task="raw") as dense, pytest.raises(ConfigError, match="is not an image"):
-        edgekit.batch(dense, [str(Path(tmp_path))])
+    with edgekit.load(path, task="raw") as dense:
+        with pytest.raises(ConfigError, match="is not an image"):
+            edgekit.batch(dense, [str(Path(tmp_path))])
+
+
+def test_edgekit_batch_stays_callable_after_its_module_is_imported(model, image_folder):
+    # `from edgekit.batch import X` rebinds the package attribute to the module
+    import subprocess
+    import sys
+
+    code = ("import edgekit; f = edgekit.batch; from edgekit.batch import FrameError; "
+            "import edgekit.batch; print(callable(f), callable(edgekit.batch))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+    via_module = [r.input for r in edgekit.batch(model, image_folder.paths()[:3])]
+    assert via_module == image_folder.paths()[:3]

@@ -30,7 +30,8 @@ def test_cli_writes_one_row_per_input_in_order_and_a_summary(model_path, image_f
 
     assert code == 0, stderr
     rows = read_rows(out)
-    assert [os.path.relpath(r["input"], image_folder.root) for r in rows] == list(image_folder.files)
+    names = [os.path.relpath(r["input"], image_folder.root) for r in rows]
+    assert names == list(image_folder.files)
     errors = {os.path.relpath(r["input"], image_folder.root): r["error"]["type"]
               for r in rows if "error" in r}
     assert errors == CORRUPT
@@ -63,7 +64,8 @@ def test_cli_csv_output_has_flat_columns(model_path, image_folder, tmp_path):
     assert truncated["error_type"] == "ImageUnreadable" and truncated["label"] == ""
     scored = [r for r in rows if r["task"] == "classify"]
     assert len(scored) == len(image_folder.digit_labels)
-    hits = sum(int(digits[name]["id"]) == label for name, label in image_folder.digit_labels.items())
+    hits = sum(int(digits[name]["id"]) == label
+               for name, label in image_folder.digit_labels.items())
     assert hits >= 0.9 * len(scored)
     assert all(float(r["latency_ms"]) > 0 for r in scored)
 
@@ -160,3 +162,14 @@ def test_cli_names_the_missing_default_model(image_folder, monkeypatch, tmp_path
 
     assert code == 3
     assert f"ModelNotFound: {missing}: no such file" in stderr
+
+
+def test_cli_fast_decode_gives_the_same_rows_in_the_same_order(model_path, image_folder, tmp_path):
+    exact, fast = tmp_path / "exact.jsonl", tmp_path / "fast.jsonl"
+
+    assert run(str(model_path), str(image_folder.root), "--out", str(exact))[0] == 0
+    assert run(str(model_path), str(image_folder.root), "--out", str(fast), "--fast-decode")[0] == 0
+
+    exact_rows, fast_rows = read_rows(exact), read_rows(fast)
+    assert [r["input"] for r in fast_rows] == [r["input"] for r in exact_rows]
+    assert [r.get("error") for r in fast_rows] == [r.get("error") for r in exact_rows]

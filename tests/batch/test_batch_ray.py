@@ -26,6 +26,7 @@ def test_engine_ray_without_ray_names_the_extra(model, monkeypatch):
         edgekit.batch(model, ["x.jpg"], engine="ray")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext warnings
 def test_engine_ray_rows_equal_the_local_engine_rows(model, image_folder, tmp_path):
     ray = pytest.importorskip("ray")
     video = tmp_path / "clip.mp4"
@@ -34,14 +35,20 @@ def test_engine_ray_rows_equal_the_local_engine_rows(model, image_folder, tmp_pa
     inputs = [*image_folder.paths()[:: len(image_folder.files) // 12], *corrupt, str(video),
               str(tmp_path / "missing.png")]
     local = [without_latency(r) for r in edgekit.batch(model, inputs, every=3)]
+    done = {(inputs[0], None), (inputs[3], None), (str(video), 3)}  # as --resume would pass
+    local_rest = [without_latency(r) for r in edgekit.batch(model, inputs, every=3, skip=done)]
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         remote = [without_latency(r) for r in edgekit.batch(model, inputs, every=3, engine="ray",
                                                              workers=1)]
+        remote_rest = [without_latency(r) for r in edgekit.batch(
+            model, inputs, every=3, engine="ray", workers=1, skip=done)]
     finally:
         ray.shutdown()
 
     assert remote == local
+    assert remote_rest == local_rest
+    assert len(remote_rest) == len(remote) - len(done)
     assert sum("error" in r for r in remote) == len(corrupt) + 1
     assert [r.get("frame") for r in remote if r["input"] == str(video)] == [0, 3, 6]

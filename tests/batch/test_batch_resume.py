@@ -55,7 +55,7 @@ def complete_lines(out: Path) -> int:
 def interrupt_after(proc: subprocess.Popen, out: Path, sig: int, lines: int = 40) -> None:
     deadline = time.monotonic() + 120
     while complete_lines(out) < lines:
-        assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.stderr.read()}"
+        assert proc.poll() is None, f"the run ended before the signal: {proc.stderr.read()}"
         assert time.monotonic() < deadline, "no output after 120 s"
         time.sleep(0.002)
     proc.send_signal(sig)

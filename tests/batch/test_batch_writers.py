@@ -9,7 +9,8 @@ import pytest
 
 from edgekit.batch import FrameError
 from edgekit.errors import ConfigError
-from edgekit.results import BBox, Classification, Detection, FrameResult, ItemError, Latency, Prediction
+from edgekit.results import (BBox, Classification, Detection, FrameResult, ItemError, Latency,
+                             Prediction)
 from edgekit.writers import CSV_COLUMNS, csv_row, open_writer, recover, row
 
 PRED = Prediction("classify", (Classification(3, "three", 0.97), Classification(8, "eight", 0.02)),

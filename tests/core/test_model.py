@@ -203,3 +203,13 @@ def test_prediction_json_matches_the_design_schema(photo):
     assert set(d) == {"task", "classes", "latency_ms"}
     assert set(d["classes"][0]) == {"id", "label", "score"}
     assert set(d["latency_ms"]) == {"age", "pre", "invoke", "post", "total"}
+
+
+def test_labels_from_an_ultralytics_metadata_json_zip(tmp_path, photo):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("metadata.json", '{"names": {"0": "cat", "1": "dog", "9": "fox"}}')
+    path = tmp_path / "ultra.tflite"
+    path.write_bytes(zoo.mobilenet_v2("float32").read_bytes() + buf.getvalue())
+    model = edgekit.load(path)
+    assert model.labels[:2] == ("cat", "dog") and model.labels[9] == "fox" and model.labels[5] == "5"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 import zoo
 
 INPUT = (320, 320)  # (width, height) of the default test input
@@ -101,15 +100,21 @@ def head(layout: str, n: int, pixels: bool = False) -> np.ndarray:
     return (rows.T if channels_first else rows)[None].copy()
 
 
-def _convert(fn, quant: str, shape: tuple[int, ...]) -> bytes:  # type: ignore[no-untyped-def]
+def _random_pixels(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        yield rng.uniform(0, 255, shape).astype(np.float32)
+
+
+def _convert(fn, quant: str, shape: tuple[int, ...],  # type: ignore[no-untyped-def]
+             samples: Callable[[tuple[int, ...]], Iterator[np.ndarray]] = _random_pixels) -> bytes:
     tf = _tf()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
     if quant == "int8":
-        rng = np.random.default_rng(1)
 
         def representative() -> Iterator[list[np.ndarray]]:
-            for _ in range(4):
-                yield [rng.uniform(0, 255, shape).astype(np.float32)]
+            for sample in samples(shape):
+                yield [sample]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -203,10 +208,10 @@ def ssd(quant: str = "float32") -> Path:
     return zoo.cached(f"detect_ssd_{quant}.tflite", build)
 
 
-def expected_boxes(src_w: int, src_h: int, mode: str, input_wh: tuple[int, int] = INPUT) -> np.ndarray:
-    """Where :data:`OBJECTS` lie in a ``src_w×src_h`` source, worked out independently."""
+def input_to_source(boxes: np.ndarray, src_w: int, src_h: int, mode: str,
+                    input_wh: tuple[int, int] = INPUT) -> np.ndarray:
+    """Corner boxes in input pixels → source pixels, worked out independently of edgekit."""
     in_w, in_h = input_wh
-    boxes = np.array([o.box for o in OBJECTS], np.float64) * [in_w, in_h, in_w, in_h]
     if mode == "stretch":
         sx, sy, left, top = in_w / src_w, in_h / src_h, 0.0, 0.0
     elif mode == "letterbox":
@@ -216,7 +221,68 @@ def expected_boxes(src_w: int, src_h: int, mode: str, input_wh: tuple[int, int] 
         left, top = (in_w - new_w) // 2, (in_h - new_h) // 2
     else:
         raise ValueError(mode)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     out = np.empty_like(boxes)
     out[:, 0::2] = np.clip((boxes[:, 0::2] - left) / sx, 0, src_w)
     out[:, 1::2] = np.clip((boxes[:, 1::2] - top) / sy, 0, src_h)
     return out
+
+
+def expected_boxes(src_w: int, src_h: int, mode: str, input_wh: tuple[int, int] = INPUT) -> np.ndarray:
+    """Where :data:`OBJECTS` lie in a ``src_w×src_h`` source."""
+    in_w, in_h = input_wh
+    boxes = np.array([o.box for o in OBJECTS], np.float64) * [in_w, in_h, in_w, in_h]
+    return input_to_source(boxes, src_w, src_h, mode, input_wh)
+
+
+GRID = 10  # cells per side of the red-square detector
+CELL = INPUT[0] // GRID
+
+
+def red_square_detector(quant: str = "float32") -> Path:
+    """A detector that really looks at the frame: one class, "red", on a 10×10 grid.
+
+    Each grid cell of the 320×320 RGB input (in [0, 1], edgekit's default for
+    float inputs) is one candidate whose box is the cell and whose score is
+    ``sigmoid(20 (mean redness - 0.5))``, redness being ``R - (G + B) / 2``.
+    Output ``[1, 5, 100]`` (YOLOv8 layout).
+    """
+
+    def build() -> bytes:
+        tf = _tf()
+        r, c = np.divmod(np.arange(GRID * GRID), GRID)
+        boxes = np.stack([(c + 0.5) / GRID, (r + 0.5) / GRID, np.full(r.shape, 1 / GRID),
+                          np.full(r.shape, 1 / GRID)])[None].astype(np.float32)
+        shape = (1, INPUT[1], INPUT[0], 3)
+
+        @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+        def model(x):  # type: ignore[no-untyped-def]
+            red = tf.nn.conv2d(x, tf.constant([[[[1.0], [-0.5], [-0.5]]]]), 1, "VALID")
+            cells = tf.nn.avg_pool2d(red, CELL, CELL, "VALID")
+            scores = tf.sigmoid(20.0 * (tf.reshape(cells, (1, 1, GRID * GRID)) - 0.5))
+            return tf.concat([tf.constant(boxes) + 0.0 * scores[:, :1, :1], scores], axis=1)
+
+        return _convert(model, quant, shape, _photos_with_red_squares)
+
+    return zoo.cached(f"detect_red_squares_{quant}.tflite", build)
+
+
+def _photos_with_red_squares(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    import cv2
+
+    for i, photo in enumerate(zoo.skimage_photos()[:6]):
+        image = cv2.resize(photo, (shape[2], shape[1]))[:, :, ::-1].astype(np.float32) / 255.0
+        r, c = divmod(7 * i + 3, GRID)
+        image[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL] = (1.0, 0.0, 0.0)
+        yield image[None]
+
+
+def paint_cells(image: np.ndarray, cells: list[tuple[int, int]], mode: str,
+                bgr: tuple[int, int, int] = (0, 0, 255)) -> np.ndarray:
+    """Paint the source area of each grid cell ``(row, col)``; return their source boxes."""
+    h, w = image.shape[:2]
+    boxes = np.array([(c * CELL, r * CELL, (c + 1) * CELL, (r + 1) * CELL) for r, c in cells])
+    source = input_to_source(boxes, w, h, mode)
+    for x1, y1, x2, y2 in np.rint(source).astype(int):
+        image[y1:y2, x1:x2] = bgr
+    return source

@@ -147,3 +147,19 @@ def test_class_ids_for_maps_names_case_insensitively_and_rejects_unknown_names()
 def test_an_empty_head_gives_no_detections() -> None:
     t = np.zeros((1, 84, 100), np.float32)
     assert decode([t], Layout("yolov8", 80, (0,), "xywh"), IDENTITY) == ()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e30])
+@pytest.mark.parametrize("layout,shapes", [
+    (Layout("yolov8", 80, (0,), "xywh"), [(1, 84, 100)]),
+    (Layout("yolov5", 80, (0,), "xywh"), [(1, 300, 85)]),
+    (Layout("yolo-end2end", 0, (0,), "xyxy"), [(1, 300, 6)]),
+    (Layout("ssd", 0, (0, 1, 2, 3), "yxyx"), [(1, 10, 4), (1, 10), (1, 10), (1,)]),
+], ids=["yolov8", "yolov5", "end2end", "ssd"])
+def test_non_finite_outputs_give_no_detections_and_no_warnings(layout, shapes, value) -> None:  # type: ignore[no-untyped-def]
+    import warnings
+
+    tensors = [np.full(s, value, np.float32) for s in shapes]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert decode(tensors, layout, IDENTITY) == ()

@@ -8,13 +8,13 @@ expected source-pixel boxes are worked out independently of edgekit's
 
 from __future__ import annotations
 
+import detect_models as dm
 import numpy as np
 import pytest
+import zoo
 
-import detect_models as dm
 import edgekit
 import edgekit.metadata as md
-import zoo
 from edgekit.errors import ConfigError, ModelIncompatible
 from edgekit.labels import COCO_NAMES
 
@@ -124,9 +124,9 @@ def test_the_classes_filter_takes_label_names_and_ids() -> None:
 
 
 def test_an_unknown_class_name_is_a_config_error_naming_the_labels() -> None:
-    with edgekit.load(dm.yolo("yolov8"), classes="persn") as model:
-        with pytest.raises(ConfigError, match="'persn' is neither a label.*labels: person, bicycle"):
-            model.predict(_frame(400, 400))
+    with edgekit.load(dm.yolo("yolov8"), classes="persn") as model, \
+            pytest.raises(ConfigError, match="'persn' is neither a label.*labels: person, bicycle"):
+        model.predict(_frame(400, 400))
 
 
 def test_max_detections_and_score_threshold_limit_the_results() -> None:
@@ -152,3 +152,59 @@ def test_prediction_json_has_detections_with_corner_boxes() -> None:
     assert set(first) == {"id", "label", "score", "box"}
     assert first["label"] == "person"
     assert first["box"] == pytest.approx(dm.expected_boxes(640, 480, "letterbox")[0].tolist(), abs=0.5)
+
+
+def _small_head_model():  # type: ignore[no-untyped-def]
+    """``[1, 7, 10]``: 10 candidates of 3 classes, too few to be guessed as a YOLO head."""
+    head = np.zeros((1, 7, 10), np.float32)
+    head[0, :, 0] = (0.5, 0.5, 0.25, 0.5, 0.0, 0.9, 0.0)
+    return zoo.cached("detect_small_head.tflite", lambda: dm.constant_model(head, "float32", (64, 64)))
+
+
+def test_a_forced_layout_makes_an_unrecognised_signature_a_detector() -> None:
+    with edgekit.load(_small_head_model()) as plain:
+        assert plain.task == "raw"
+    with edgekit.load(_small_head_model(), layout="yolov8", resize="stretch") as forced:
+        assert forced.task == "detect"
+        dets = forced.predict(_frame(128, 256)).detections
+    assert [(d.id, d.label) for d in dets] == [(1, None)]
+    assert dets[0].box.to_list() == pytest.approx([48.0, 64.0, 80.0, 192.0])
+    with pytest.raises(ModelIncompatible, match=r"outputs \(\[1, 10\]\) match no known"):
+        edgekit.load(zoo.digits_classifier("uint8"), layout="yolo")
+
+
+def _grey_photo(width: int, height: int) -> np.ndarray:
+    import cv2
+
+    photo = cv2.resize(zoo.skimage_photos()[0], (width, height), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    return np.repeat(grey[:, :, None], 3, axis=2)  # a real photo with no red in it
+
+
+RED_CELLS = [(5, 3), (3, 6)]  # (row, col) of the 10×10 input grid; inside the content for all sources
+
+
+@pytest.mark.parametrize("quant", ["float32", "int8"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", SOURCES, ids=[f"{w}x{h}" for w, h in SOURCES])
+def test_a_detector_that_looks_at_the_frame_finds_red_squares_where_they_were_painted(
+    quant: str, mode: str, size: tuple[int, int]
+) -> None:
+    frame = _grey_photo(*size)
+    painted = dm.paint_cells(frame, RED_CELLS, mode)
+    with edgekit.load(dm.red_square_detector(quant), resize=mode) as model:
+        assert model.info.layout == "yolov8" and model.input_format.color == "rgb"
+        dets = model.predict(frame).detections
+        # int8: one output quantization step of the box, in source pixels
+        step = model.outputs[0].scale * max(size)
+    assert len(dets) == len(RED_CELLS) and all(d.id == 0 and d.score > 0.9 for d in dets)
+    got = np.array(sorted(d.box.to_list() for d in dets))
+    want = np.array(sorted(painted.tolist()))
+    np.testing.assert_allclose(got, want, atol=0.5 + step)
+
+
+def test_the_red_square_detector_ignores_blue_squares_so_colour_order_is_right() -> None:
+    frame = _grey_photo(640, 480)
+    dm.paint_cells(frame, RED_CELLS, "letterbox", bgr=(255, 0, 0))
+    with edgekit.load(dm.red_square_detector()) as model:
+        assert model.predict(frame).detections == ()

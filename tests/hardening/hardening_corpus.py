@@ -177,8 +177,8 @@ def index_edits() -> dict[str, Callable[[Any], None]]:
     def setattr_(getter: Callable[[Any], Any], attr: str, value: Any) -> Callable[[Any], None]:
         return lambda obj: setattr(getter(obj), attr, value(obj) if callable(value) else value)
 
-    sg = lambda o: o.subgraphs[0]  # noqa: E731
-    nt = lambda o: len(o.subgraphs[0].tensors)  # noqa: E731
+    sg = lambda o: o.subgraphs[0]
+    nt = lambda o: len(o.subgraphs[0].tensors)
     return {
         "op-input-out-of-range": lambda o: _first_op(o).inputs.__setitem__(0, nt(o) + 3),
         "op-input-negative": lambda o: _first_op(o).inputs.__setitem__(0, -7),

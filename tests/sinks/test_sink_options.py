@@ -158,7 +158,8 @@ def test_gui_backend_is_read_from_the_build_information() -> None:
 
 def test_mqtt_without_paho_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)
-    with pytest.raises(ExtraMissing, match=r"--mqtt needs paho-mqtt; install it with: pip install 'edgekit\[mqtt\]'"):
+    message = r"--mqtt needs paho-mqtt; install it with: pip install 'edgekit\[mqtt\]'"
+    with pytest.raises(ExtraMissing, match=message):
         build_sinks(stdout_is_tty=False, mqtt="mqtt://127.0.0.1:1")
 
 
@@ -183,3 +184,13 @@ def test_every_sink_has_the_sink_protocol(tmp_path: Path) -> None:
             assert isinstance(sink.name, str) and sink.name
     finally:
         close_sinks(sinks)
+
+
+def test_check_sink_options_validates_without_opening_anything(tmp_path: Path) -> None:
+    from edgekit.sinks import check_sink_options
+
+    check_sink_options(out=str(tmp_path / "r.jsonl"), save=str(tmp_path / "v.mp4"), serve="8080",
+                       mqtt="mqtt://broker", topic="t", qos=1)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ConfigError, match="--out and --save name the same file"):
+        check_sink_options(out=str(tmp_path / "x"), save=str(tmp_path / "x"))

@@ -138,3 +138,33 @@ while True:
     info = _ffprobe(path)
     assert int(info["streams"][0]["nb_read_frames"]) >= 25
     assert len(_read_back(path)) >= 25
+
+
+def test_a_matroska_file_still_plays_after_a_hard_kill(tmp_path: Path) -> None:
+    """SIGKILL gives no chance to finalise: .mkv keeps what was written (an .mp4 would not)."""
+    path = tmp_path / "killed.mkv"
+    script = f"""
+import sys, time
+import numpy as np
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from sinks_helpers import classify_result
+from edgekit.sinks import VideoSink
+sink = VideoSink({str(path)!r}, fps=20)
+rng = np.random.default_rng(0)
+i = 0
+while True:
+    sink.write(classify_result(i), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    i += 1
+    if i == 40:
+        print("ready", flush=True)
+    time.sleep(0.01)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    assert int(_ffprobe(path)["streams"][0]["nb_read_frames"]) >= 20
+    assert len(_read_back(path)) >= 20

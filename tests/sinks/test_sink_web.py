@@ -84,7 +84,8 @@ def test_page_results_and_health_are_served(web: WebSink, photos: list[np.ndarra
     assert b'<img id="stream"' in body and "script-src 'sha256-" in headers["Content-Security-Policy"]
     status, _, body = _get(web.url + "results.json")
     data = json.loads(body)
-    assert status == 200 and data["result"] == classify_result(41, label="cat", ts=data["result"]["ts"]).to_dict()
+    expected = classify_result(41, label="cat", ts=data["result"]["ts"]).to_dict()
+    assert status == 200 and data["result"] == expected
     assert data["stats"]["fps"] == stats_for(41).fps and data["events"][0]["event"] == "source_online"
     assert json.loads(_get(web.url + "healthz")[2]) == {"status": "ok", "frames": 1}
     assert _get(web.url + "nope")[0] == 404
@@ -193,3 +194,29 @@ def test_viewers_beyond_the_limit_get_503(monkeypatch: pytest.MonkeyPatch, photo
         first.close()
     finally:
         sink.close()
+
+
+def test_concurrent_viewers_never_encode_a_frame_twice(web: WebSink, photos: list[np.ndarray],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgekit.sinks import web as web_module
+
+    drawn: list[int] = []
+    real = web_module.annotate
+
+    def spy(frame, result, stats):  # noqa: ANN001, ANN202
+        drawn.append(result.frame)
+        return real(frame, result, stats)
+
+    monkeypatch.setattr(web_module, "annotate", spy)
+    readers = [threading.Thread(target=_read_parts, args=(web.port, 15), daemon=True) for _ in range(4)]
+    web.write(classify_result(0), photos[0], stats_for(0))
+    for reader in readers:
+        reader.start()
+    written = 1
+    while any(r.is_alive() for r in readers) and written < 3000:
+        web.write(classify_result(written), photos[written % len(photos)], stats_for(written))
+        written += 1
+        time.sleep(0.002)
+    assert not any(r.is_alive() for r in readers)
+    assert len(drawn) >= 15 and len(drawn) == len(set(drawn)) == web.encodes
+    assert drawn == sorted(drawn)  # never an older frame after a newer one

@@ -61,7 +61,7 @@ class MjpegCamera:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> MjpegCamera:
+    def __enter__(self):  # type: ignore[no-untyped-def]
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -113,7 +113,7 @@ class RecordingSink:
         self.closed = True
 
     def events(self) -> list[str]:
-        return [getattr(i, "event") for i in self.items if hasattr(i, "event")]
+        return [i.event for i in self.items if hasattr(i, "event")]
 
 
 def edgekit_env(**extra: str) -> dict[str, str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
 from streamkit import RecordingSink, write_video
 
 import edgekit
@@ -89,7 +89,7 @@ def test_sinks_get_each_result_with_its_frame_and_stats_then_stopped(model: edge
 def test_a_slow_sink_loses_results_instead_of_blocking_inference(tmp_path: Path,
                                                                   model: edgekit.Model) -> None:
     path = write_video(tmp_path / "clip.avi", frames=60)
-    slow = RecordingSink("slow", delay=0.1)
+    slow = RecordingSink("slow", delay=0.2)
     running = edgekit.stream(model, str(path), sinks=[slow], queue_size=2)
     results = list(running)
     summary = running.summary()
@@ -199,19 +199,25 @@ def test_stream_rejects_limits_out_of_range(model: edgekit.Model) -> None:
 def test_stream_tells_systemd_ready_watchdog_and_stopping(tmp_path: Path, model: edgekit.Model,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     address = str(tmp_path / "notify.sock")
+    messages: list[str] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
         server.bind(address)
         server.settimeout(0.5)
+
+        def receive() -> None:  # like systemd: read as they come (the queue holds only ~10)
+            try:
+                while True:
+                    messages.append(server.recv(4096).decode())
+            except (TimeoutError, OSError):
+                pass
+
+        reader = threading.Thread(target=receive)
+        reader.start()
         monkeypatch.setenv("NOTIFY_SOCKET", address)
         monkeypatch.setenv("WATCHDOG_USEC", "200000")  # ping every 0.1 s
         monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
         list(edgekit.stream(model, "demo", duration=1.0))
-        messages = []
-        try:
-            while True:
-                messages.append(server.recv(4096).decode())
-        except TimeoutError:
-            pass
+        reader.join()
     assert messages[0] == "READY=1"
     assert messages.count("READY=1") == 1
     assert messages.count("WATCHDOG=1") >= 2
@@ -237,3 +243,21 @@ def test_default_model_classifies_the_demo_digits(default_model: Path) -> None:
         correct += result.classes[0].id == source.label_at(result.frame)
     assert total >= 30
     assert correct / total >= 0.90, f"{correct}/{total} frames classified right"
+
+
+def test_preprocessing_ahead_gives_the_same_results_as_inline(tmp_path: Path,
+                                                             model: edgekit.Model) -> None:
+    path = write_video(tmp_path / "clip.avi", frames=12)
+    ahead = list(edgekit.stream(model, path))
+    inline = list(edgekit.stream(model, path, prepare_ahead=False))
+    assert [r.classes for r in ahead] == [r.classes for r in inline]
+    assert all(r.latency.pre > 0 for r in ahead + inline)
+
+
+def test_live_results_account_for_the_time_before_invoke(model: edgekit.Model) -> None:
+    for prepare_ahead in (True, False):
+        for r in edgekit.stream(model, "demo", max_frames=5, prepare_ahead=prepare_ahead):
+            lat = r.latency
+            # capture → end of post-processing, whoever pre-processed
+            assert r.ts + lat.total / 1e3 <= time.time() + 0.01
+            assert lat.pre > 0 and lat.age >= 0

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from streamkit import write_video
 
 from edgekit.errors import FrameInvalid, SourceOpenError
@@ -200,7 +199,7 @@ def test_a_run_of_bad_frames_is_counted_and_reopens_the_source() -> None:
 
     capture = LiveCapture(factory, stall_timeout=0.3, backoff=FAST)
     capture.start()
-    frames, events = _collect(capture, 10.0, lambda f, e: "source_online" in e)
+    _, events = _collect(capture, 10.0, lambda f, e: "source_online" in e)
     capture.stop()
     assert events == ["source_offline", "source_online"]
     assert capture.bad_frames >= 5

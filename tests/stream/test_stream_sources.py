@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 import cv2
+import fake_picamera2 as fake_picamera2_pkg
 import numpy as np
 import pytest
-
-import fake_picamera2 as fake_picamera2_pkg
 from streamkit import write_video
 
 from edgekit.errors import ConfigError, FrameInvalid, ImageUnreadable, SourceOpenError
@@ -55,12 +54,12 @@ def test_demo_is_deterministic_and_labels_each_frame_with_the_digit_shown() -> N
     a, b = DemoSource(fps=30), DemoSource(fps=30)
     digits = load_demo_digits()
     assert np.array_equal(a.frame_at(5), b.frame_at(5))
-    labels = [a.label_at(i) for i in range(0, 600)]
+    labels = [a.label_at(i) for i in range(600)]
     assert all(0 <= v <= 9 for v in labels)
     for start in range(0, 600, 30):
         assert labels[start:start + 30] == [labels[start]] * 30, "one digit per second at 30 FPS"
     assert len(set(labels)) >= 5, "twenty seconds show several different digits"
-    assert set(labels) <= set(int(v) for v in digits.labels)
+    assert set(labels) <= {int(v) for v in digits.labels}
     # a new digit is drawn at each change: frames of different slots differ
     assert not np.array_equal(a.frame_at(0), a.frame_at(30))
 
@@ -150,7 +149,7 @@ def test_video_file_is_read_frame_by_frame_to_the_end(tmp_path: Path) -> None:
     source.open()
     levels = []
     while (item := source.read()) is not None:
-        levels.append(int(round(item[0].mean())))
+        levels.append(round(float(item[0].mean())))
     source.close()
     assert not source.live
     assert len(levels) == 24

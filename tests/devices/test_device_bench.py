@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import zoo
+
 from edgekit import bench
 from edgekit.errors import ConfigError
 
@@ -96,7 +96,7 @@ def test_bench_text_table_and_dynamic_range_warning() -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "p50" in out and "p99" in out and "RSS init/peak MB" in out
-    assert "dynamic-range quantized" in out and "XNNPACK has no kernels" in out
+    assert "dynamic-range quantized" in out and "no fast XNNPACK path" in out
     assert "its float32 variant's here" in out
     assert out.count("dynamic-range quantized") == 1  # only the dynamic model is flagged
 
@@ -195,3 +195,22 @@ def test_pipeline_numbers_through_the_demo_source() -> None:
     assert pipe["frames"] >= pipe["inferred"] and pipe["dropped"] >= 0
     assert 0 <= pipe["age_ms"]["p50"] <= pipe["age_ms"]["p95"]
     assert 0 < pipe["total_ms"]["p50"] <= pipe["total_ms"]["p95"]
+
+
+def test_text_report_shows_temperature_and_throttling() -> None:
+    row = {"name": "m_int8.tflite", "precision": "int8", "backend": "litert", "threads": 4, "init_ms": 80.0,
+           "first_ms": 30.0, "runs": 50, "warnings": [],
+           "latency_ms": {"count": 50, "min": 20.0, "p50": 21.0, "p90": 22.0, "p99": 25.0, "max": 26.0,
+                          "mean": 21.2, "std": 0.9},
+           "rss_mb": {"baseline": 40.0, "init": 60.0, "peak": 64.0},
+           "thermal": {"before": {"temp_c": 70.0}, "after": {"temp_c": 81.5, "throttled": ["throttled"]}}}
+    report = {"schema": bench.SCHEMA, "created": 1.0, "results": [row],
+              "env": {"device": {"name": "rpi-4b", "title": "Raspberry Pi 4 Model B", "detected": True},
+                      "cpu_count": 4, "host": {"cpu": ""}, "machine": "aarch64", "edgekit": "0.1.0",
+                      "python": "3.11.2", "numpy": "2.2.0", "backends": {"litert": "2.3.0"},
+                      "thermal": {"temp_c": 70.0, "throttled": ["soft-temperature-limit-occurred"]}}}
+    text = bench.render(report)
+    assert "Raspberry Pi 4 Model B (rpi-4b)" in text and "not detected" not in text
+    assert "thermal  70.0 °C, throttled: soft-temperature-limit-occurred" in text
+    table_row = next(line for line in text.splitlines() if line.startswith("m_int8.tflite"))
+    assert "21.00" in table_row and "60/64" in table_row and table_row.rstrip().endswith("82 throttled")

@@ -162,11 +162,11 @@ def _input_quantization(model: bytes) -> dict[str, Any]:
     return {"input_dtype": spec.dtype, "input_scale": spec.scale, "input_zero_point": spec.zero_point}
 
 
-def _one(keras_model: Any, run: RunFolder, quantize: str, config: ExportConfig, val: Split,
+def _one(traced: str, run: RunFolder, quantize: str, config: ExportConfig, val: Split,
          calib: np.ndarray, float_probs: np.ndarray) -> tuple[bytes, ParityReport, dict[str, Any]]:
     io = config.io if quantize == "int8" else "float32"
     rep = q.representative(calib) if quantize == "int8" else None
-    raw = q.convert(keras_model, quantize, io, rep)
+    raw = q.convert(traced, quantize, io, rep)
     quant_info = {"quantization": _input_quantization(raw)}
     probs, latencies = runtime_probs(embed(raw, metadata_for(run, quantize, io, extra=quant_info)),
                                      val.x, threads=config.threads)
@@ -214,10 +214,11 @@ def export(config: ExportConfig, log: Any = None) -> tuple[ExportedModel, ...]:
     calib = read_split(root, run.labels, [run.split["train"][i] for i in chosen], run.spec).x
     float_probs = keras_model.predict(val.x.astype(np.float32), batch_size=64, verbose=0)
     done: list[tuple[str, bytes, ParityReport, dict[str, Any]]] = []
-    for variant in config.variants:
-        say(f"converting {variant} and checking it through the edgekit runtime on {len(val)} images")
-        data, report, backends = _one(keras_model, run, variant, config, val, calib, float_probs)
-        done.append((variant, data, report, backends))
+    with q.saved_model(keras_model) as traced:
+        for variant in config.variants:
+            say(f"converting {variant} and checking it through the edgekit runtime on {len(val)} images")
+            data, report, backends = _one(traced, run, variant, config, val, calib, float_probs)
+            done.append((variant, data, report, backends))
     failed = [(v, r) for v, _, r, _ in done if config.max_drop is not None and r.drop_points > config.max_drop]
     if failed:
         detail = ", ".join(f"{v} {r.quant_accuracy:.2%} vs float {r.float_accuracy:.2%} "
@@ -252,5 +253,16 @@ def render_table(models: tuple[ExportedModel, ...]) -> str:
     ref = models[0].parity
     lines.append(f"float (Keras) accuracy on {ref.samples} validation images: {ref.float_accuracy:.2%}; "
                  "d pts = exported minus float, latency through the edgekit runtime on this machine")
-    lines += [f"note: {m.quantize}: {m.note}" for m in models if m.note]
+    for m in models:
+        if m.note:
+            measured = (f" [this model: {m.parity.latency_ms_p50 / base.parity.latency_ms_p50:.2f}x float32]"
+                        if base and base.parity.latency_ms_p50 else "")
+            lines.append(f"note: {m.quantize}: {m.note}{measured}")
+    failures: dict[tuple[str, str], list[str]] = {}
+    for m in models:
+        for name, result in m.backends.items():
+            if not result["ok"]:
+                failures.setdefault((name, str(result.get("error"))), []).append(m.quantize)
+    lines += [f"note: {name} cannot run {', '.join(variants)}: {error}"
+              for (name, error), variants in failures.items()]
     return "\n".join(lines)

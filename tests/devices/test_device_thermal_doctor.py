@@ -93,9 +93,13 @@ def test_advice_when_picamera2_is_missing_depends_on_whether_apt_installed_it() 
 def test_advice_on_numpy_backend_mismatch() -> None:
     broken = [{"backend": "tflite-runtime", "version": "2.14.0", "ok": False,
                "error": "BackendMissing: tflite-runtime 2.14.0 does not work with NumPy 2.2.0: it needs numpy<2"}]
-    text = _advice(backends=broken)
-    assert "a NumPy/backend mismatch: use ai-edge-litert" in text
-    assert "tflite-runtime needs numpy<2 and NumPy 2.2.0 is installed" in text
+    tips = doctor.advice(_report(backends=broken))
+    mismatch = [t for t in tips if "tflite-runtime" in t]
+    assert len(mismatch) == 1, tips  # one tip, not the same advice twice
+    assert mismatch[0].startswith("NumPy/backend mismatch: tflite-runtime 2.14.0 does not work with NumPy 2.2.0")
+    assert "Use ai-edge-litert" in mismatch[0] and "pip install 'numpy<2'" in mismatch[0]
+    working = [{"backend": "tflite-runtime", "version": "2.14.0", "ok": None, "error": "not tested"}]
+    assert "tflite-runtime needs numpy<2 and NumPy 2.2.0 is installed" in _advice(backends=working)
     assert "numpy<2" not in _advice(numpy="1.26.4", backends=[{"backend": "tflite-runtime", "version": "2.14.0",
                                                                 "ok": True, "error": None}])
 

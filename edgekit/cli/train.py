@@ -1,0 +1,144 @@
+"""``edgekit train``, ``export`` and ``evaluate``: the trainer's commands.
+
+They need TensorFlow (``pip install 'edgekit[train]'``); without it each prints
+one line naming the extra and exits 2. ``trainer`` is imported only inside the
+callbacks, so ``edgekit --help`` never loads it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .common import echo_json, lazy_trainer, model_options, pop_model_options
+
+__all__ = ["evaluate_cmd", "export_cmd", "train_cmd"]
+
+BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+
+
+@click.command("train")
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(), help="RUN folder to write.")
+@click.option("--model", "model", type=click.Choice(BACKBONES), default="mobilenet_v2", show_default=True,
+              help="Backbone; 'tiny' is a small CNN for small inputs and weak devices.")
+@click.option("--size", type=click.IntRange(min=16), default=None,
+              help="Square input size (default: 224, tiny 64).")
+@click.option("--alpha", type=float, default=1.0, show_default=True, help="MobileNet width multiplier.")
+@click.option("--weights", default=None,
+              help="imagenet | none | PATH to backbone weights (default: imagenet, tiny none).")
+@click.option("--channels", type=click.Choice(["1", "3"]), default="3", show_default=True,
+              help="1 = greyscale input, 3 = RGB.")
+@click.option("--resize", type=click.Choice(["stretch", "crop", "letterbox"]), default="stretch",
+              show_default=True, help="How images (and later camera frames) are fitted to the input.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Maximum epochs (early stopping on validation loss usually ends sooner).")
+@click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=None,
+              help="Stage-2 epochs with a pretrained backbone (default: epochs/2).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--val-split", "val_fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True, help="Validation share when DATA has no val/ folder (stratified).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Random flip, rotation, zoom, shift, brightness/contrast, noise.")
+@click.option("--flip/--no-flip", default=True, show_default=True,
+              help="Horizontal flips in the augmentation (off for text, digits, arrows).")
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Early-stopping patience in epochs.")
+@click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
+              show_default=True, help="tf.distribute strategy (multiworker reads TF_CONFIG).")
+@click.option("--force", is_flag=True, help="Overwrite an existing RUN folder.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@lazy_trainer
+def train_cmd(data: str, out: str, channels: str, quiet: bool, **kwargs: Any) -> None:
+    """Train a classifier on DATA (one sub-folder of images per class) into --out RUN.
+
+    DATA may also hold train/, val/ (and test/) splits. RUN receives model.keras
+    (best checkpoint), labels.txt, history.json, provenance.json, split.json and
+    training.png. Then: edgekit export RUN --quantize int8.
+    """
+    from trainer import TrainConfig, train
+
+    config = TrainConfig(data=data, out=out, channels=int(channels), verbose=0 if quiet else None,
+                         command=("edgekit", *sys.argv[1:]), **kwargs)
+    try:
+        result = train(config)
+    except KeyboardInterrupt as exc:
+        click.echo(f"Interrupted: {exc}", err=True)
+        raise click.exceptions.Exit(130) from None
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)} files (listed in {result.run}/provenance.json): "
+                   + ", ".join(p for p, _ in result.skipped[:5]) + (" …" if len(result.skipped) > 5 else ""),
+                   err=True)
+    click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs "
+               f"({result.stages} stage{'s' if result.stages > 1 else ''}, {result.replicas} replica"
+               f"{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
+
+
+@click.command("export")
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--quantize", type=click.Choice(["float32", "float16", "dynamic", "int8", "all"]),
+              default="int8", show_default=True)
+@click.option("--io", type=click.Choice(["uint8", "int8", "float32"]), default="uint8", show_default=True,
+              help="Input/output type of the int8 model.")
+@click.option("--calib", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Calibration images for int8, drawn stratified from the training split.")
+@click.option("--out", type=click.Path(), default=None,
+              help="Output file (a folder with --quantize all); default RUN/model_<quantize>.tflite.")
+@click.option("--max-drop", type=click.FloatRange(min=0), default=None,
+              help="Fail (and write nothing) if accuracy drops more than this many points.")
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="The dataset folder, if it moved since training.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per written file.")
+@lazy_trainer
+def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
+    """Convert RUN's model to .tflite, check it through the edgekit runtime, embed the metadata."""
+    from trainer import ExportConfig, export
+    from trainer.exporter import render_table
+
+    log = None if as_json else (lambda msg: click.echo(msg, err=True))
+    models = export(ExportConfig(run=run, **kwargs), log=log)
+    if as_json:
+        for m in models:
+            echo_json({"path": str(m.path), "quantize": m.quantize, "io": m.io, "size": m.size,
+                       "parity": m.parity.to_dict(), "backends": m.backends, "note": m.note or None})
+        return
+    click.echo(render_table(models))
+    for m in models:
+        click.echo(f"wrote {m.path} ({m.size / 1024:.1f} KB)")
+
+
+@click.command("evaluate")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--confusion", type=click.Path(dir_okay=False), default="confusion.png", show_default=True,
+              help="Where to write the confusion-matrix PNG.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one object: accuracy, per-class metrics, confusion matrix.")
+@model_options
+@lazy_trainer
+def evaluate_cmd(model: str, data: str, confusion: str, as_json: bool, **kwargs: Any) -> None:
+    """Accuracy, per-class precision/recall/F1, confusion matrix and latency of MODEL on DATA.
+
+    MODEL may be 'default' for the bundled digits classifier.
+    """
+    from trainer.evaluation import evaluate, render_report
+
+    if model == "default":
+        from .. import default_model_path
+
+        model = default_model_path()
+
+    opts = pop_model_options(kwargs)
+    load_args = {k: v for k, v in opts.items() if v is not None and k != "model_sha256"}
+    if opts.get("model_sha256"):
+        load_args["sha256"] = opts["model_sha256"]
+    report = evaluate(model, data, confusion_png=confusion, **load_args)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        click.echo(render_report(report))
