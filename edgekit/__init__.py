@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 # Heavier entry points load on first use so that `import edgekit` stays light.
-_LAZY = {"stream": "stream", "batch": "batch"}
+_LAZY = {"stream": "streaming", "batch": "batching"}
 
 
 def default_model_path() -> str:

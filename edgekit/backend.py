@@ -115,7 +115,7 @@ def resolve(name: str | None = None) -> Backend:
 
 
 _OP_VERSION = r"Didn't find (?:op for )?(?:builtin|custom) (?:opcode|op) '?([\w.]+)'? version '?(\d+)'?"
-_CUSTOM_OP = r"Encountered unresolved custom op: ([\w.]+)"
+_CUSTOM_OP = r"Encountered unresolved custom op: ([\w.]*\w)"
 
 
 def map_error(exc: BaseException, backend: Backend, where: str = "model") -> EdgekitError:

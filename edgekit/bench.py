@@ -202,7 +202,7 @@ def _pipeline(spec: BenchSpec) -> dict[str, Any]:
     """End-to-end numbers through a source (:func:`edgekit.stream`): FPS, frame age, drops."""
     from . import load
     from .errors import ModelIncompatible
-    from .stream import stream
+    from .streaming import stream
 
     try:  # the model's own task, so that post-processing is part of the numbers
         model = load(spec.model, threads=spec.threads, backend=spec.backend)

@@ -22,6 +22,7 @@ COCO_NAMES: tuple[str, ...] = (
     "teddy bear", "hair drier", "toothbrush",
 )
 
+MAX_LABELS = 100_000
 _NUMBERED = r"^\s*(\d+)[\s:,]+(.+?)\s*$"
 
 
@@ -35,6 +36,8 @@ def parse_labels(text: str) -> tuple[str, ...]:
     numbered = [re.match(_NUMBERED, line) for line in lines if line.strip()]
     if lines and all(numbered) and len(numbered) > 1:
         table = {int(m.group(1)): m.group(2) for m in numbered if m}
+        if max(table) >= MAX_LABELS:  # "<id> <name>" with absurd ids: keep the lines as they are
+            return tuple(line.strip() for line in lines)
         size = max(table) + 1
         return tuple(table.get(i, str(i)) for i in range(size))
     return tuple(line.strip() for line in lines)

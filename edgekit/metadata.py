@@ -13,6 +13,7 @@ Written by the trainer (:func:`embed`), read by the runtime without TensorFlow
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class ModelMetadata:
             problems.append(f"input.resize {self.resize!r} is not one of {', '.join(RESIZE_MODES)}")
         if not self.std or any(float(s) == 0 for s in self.std):
             problems.append(f"input.std {list(self.std)} must be non-empty and non-zero")
+        if not all(math.isfinite(float(v)) for v in (*self.mean, *self.std)):
+            problems.append("input.mean and input.std must be finite numbers")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -89,6 +92,8 @@ class ModelMetadata:
             raise ValueError(f"schema {schema!r} is not an edgekit schema")
         inp = data.get("input") or {}
         out = data.get("output") or {}
+        if not isinstance(inp, dict) or not isinstance(out, dict):
+            raise ValueError("'input' and 'output' must be JSON objects")
         known = {"schema", "task", "labels", "input", "output", "quantization", "detection",
                  "provenance", "parity"}
         return cls(
@@ -118,7 +123,7 @@ def read(entries: dict[str, bytes], where: str = "model") -> ModelMetadata | Non
         return None
     try:
         return ModelMetadata.from_dict(json.loads(raw.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError) as exc:
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         raise ModelInvalid(f"{where}: edgekit metadata is malformed: {exc}") from exc
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import metadata as md
-from .backend import Backend, create_interpreter, resolve
+from .backend import Backend, create_interpreter, map_error, resolve
 from .errors import ConfigError, FrameInvalid, ModelIncompatible, ModelInvalid, ModelNotFound
 from .images import read_image
 from .labels import labels_from_zip, read_labels
@@ -178,10 +178,13 @@ class Model:
         if len(tensors) != len(self.inputs):
             raise ConfigError(f"the model takes {len(self.inputs)} inputs, got {len(tensors)}")
         with self._lock:
-            for spec, tensor in zip(self.inputs, tensors):
-                interpreter.set_tensor(spec.index, tensor)
-            interpreter.invoke()
-            return [interpreter.get_tensor(spec.index) for spec in self.outputs]
+            try:
+                for spec, tensor in zip(self.inputs, tensors):
+                    interpreter.set_tensor(spec.index, tensor)
+                interpreter.invoke()  # XNNPACK prepares lazily: a bad model can fail here first
+                return [interpreter.get_tensor(spec.index) for spec in self.outputs]
+            except (RuntimeError, ValueError) as exc:
+                raise map_error(exc, self._backend, self._where) from exc
 
     def postprocess(
         self, outputs: Sequence[np.ndarray], transform: Transform | None = None

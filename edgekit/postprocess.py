@@ -23,6 +23,8 @@ def dequantize(array: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis."""
+    if logits.size == 0:
+        return np.asarray(logits, np.float32)
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=-1, keepdims=True)

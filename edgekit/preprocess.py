@@ -104,6 +104,12 @@ class InputFormat:
             )
         if any(s == 0 for s in self.std):
             raise ConfigError(f"normalization std {self.std} contains 0")
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) not in (1, self.channels):
+                raise ConfigError(
+                    f"normalization {name} has {len(values)} values; the input has "
+                    f"{self.channels} channel(s), so give 1 or {self.channels}"
+                )
 
 
 def as_bgr8(frame: Any) -> np.ndarray:

@@ -93,6 +93,21 @@ class StreamSummary:
         return text + (f" — {self.reason}" if self.reason else "")
 
 
+class _Ring:
+    """A fixed-size float32 ring: memory is allocated once, so a long run's RSS stays flat."""
+
+    def __init__(self, size: int) -> None:
+        self._data = np.zeros(size, np.float32)
+        self._count = 0
+
+    def append(self, value: float) -> None:
+        self._data[self._count % self._data.size] = value
+        self._count += 1
+
+    def values(self) -> np.ndarray:
+        return self._data[: min(self._count, self._data.size)]
+
+
 class RollingStats:
     """Keeps the recent results' timing and the run's counters.
 
@@ -107,8 +122,8 @@ class RollingStats:
         self.inferred = 0
         self._recent: collections.deque[tuple[float, float, float]] = collections.deque(
             maxlen=WINDOW_MAX)
-        self._totals: collections.deque[float] = collections.deque(maxlen=HISTORY_MAX)
-        self._ages: collections.deque[float] = collections.deque(maxlen=HISTORY_MAX)
+        self._totals = _Ring(HISTORY_MAX)
+        self._ages = _Ring(HISTORY_MAX)
 
     def add(self, latency: Latency, now: float) -> None:
         """Record one result finished at monotonic time ``now``."""
@@ -163,9 +178,9 @@ class RollingStats:
             bad_frames=int(counters.get("bad_frames", 0)),
             reconnects=int(counters.get("reconnects", 0)),
             fps=self.inferred / seconds,
-            latency_p50=percentile(self._totals, 50),
-            latency_p95=percentile(self._totals, 95),
-            age_p50=percentile(self._ages, 50),
+            latency_p50=percentile(self._totals.values(), 50),
+            latency_p95=percentile(self._totals.values(), 95),
+            age_p50=percentile(self._ages.values(), 50),
             sink_drops=dict(sink_drops or {}),
             reason=reason,
         )

@@ -125,7 +125,7 @@ def _model_path(model: str) -> str:
 def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
          progress: bool | None, **options: Any) -> str | None:
     """Write every result; return ``"SIGINT"``/``"SIGTERM"`` when stopped by one."""
-    from ..batch import batch
+    from ..batching import batch
 
     summary = Summary(skipped=len(done))
     bar = _Progress(progress if progress is not None else sys.stderr.isatty(), len(done))

@@ -33,16 +33,25 @@ def _source_spec(camera: str | None, source: str | None) -> str:
     return source if source is not None else "demo"
 
 
-def _install_signals(stop: Any) -> None:
-    """First SIGINT/SIGTERM: stop cleanly (flush sinks, exit 0). Second: exit at once."""
+class _StoppedEarly(Exception):
+    """A signal arrived before the stream started (while the model was loading)."""
+
+
+def _install_signals(stop: Any | None) -> None:
+    """First SIGINT/SIGTERM: stop cleanly (flush sinks, exit 0). Second: exit at once.
+
+    With ``stop=None`` (before the stream exists) the first signal aborts the
+    start-up: nothing is open yet, so there is nothing to flush.
+    """
     received: list[int] = []
 
     def handler(signum: int, _frame: Any) -> None:
         received.append(signum)
-        if len(received) == 1:
-            stop(f"{signal.Signals(signum).name} received")
-            return
-        os._exit(128 + signum)  # the user insists: no more cleanup
+        if len(received) > 1:
+            os._exit(128 + signum)  # the user insists: no more cleanup
+        if stop is None:
+            raise _StoppedEarly(f"{signal.Signals(signum).name} received while starting")
+        stop(f"{signal.Signals(signum).name} received")
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
@@ -94,27 +103,34 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
       edgekit run --source clip.mp4 --out results.jsonl --save annotated.mp4
     """
     from .. import default_model_path
-    from ..sinks.options import build_sinks, pop_sink_options
+    from ..sinks.options import build_sinks, check_sink_options, pop_sink_options
     from ..sinks.queued import close_sinks
     from ..sources import SourceOptions, source_factory
-    from ..stream import stream
+    from ..streaming import stream
 
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)
     spec = _source_spec(camera, source)
     # Check the source spec before anything is opened or created (--out, --save files).
     source_factory(spec, SourceOptions(width, height, fps, loop, realtime, stall_timeout))
-    loaded = open_model(model_path or default_model_path(), model_opts)
-    with loaded:
-        sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=fps, **sink_opts)
-        try:
-            running = stream(loaded, spec, sinks=sinks, width=width, height=height, fps=fps,
-                             loop=loop, realtime=realtime, max_fps=max_fps, every=every,
-                             max_frames=max_frames, duration=duration, stall_timeout=stall_timeout)
-        except BaseException:
-            close_sinks(sinks)
-            raise
-        _install_signals(running.stop)
-        summary = running.run()
+    check_sink_options(**sink_opts)
+    _install_signals(None)
+    try:
+        with open_model(model_path or default_model_path(), model_opts) as loaded:
+            sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=fps, **sink_opts)
+            try:
+                running = stream(loaded, spec, sinks=sinks, width=width, height=height, fps=fps,
+                                 loop=loop, realtime=realtime, max_fps=max_fps, every=every,
+                                 max_frames=max_frames, duration=duration,
+                                 stall_timeout=stall_timeout)
+            except BaseException:
+                close_sinks(sinks)
+                raise
+            _install_signals(running.stop)
+            summary = running.run()
+    except _StoppedEarly as exc:
+        if not quiet:
+            click.echo(f"stopped: {exc}", err=True)
+        return
     if not quiet:
         click.echo(summary.line(), err=True)

@@ -21,16 +21,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError, SourceError
 from ..results import StreamEvent
 from .base import Frame, Source
 from .capture import Mailbox, frame_input, open_with_timeout
 
-__all__ = ["Backoff", "LiveCapture"]
+__all__ = ["Backoff", "LiveCapture", "looks_like_image"]
 
 log = logging.getLogger("edgekit.sources")
 
 BAD_FRAME_PAUSE = 0.005  # after a bad frame: a source that fails instantly must not spin a core
+
+
+def looks_like_image(frame: Any) -> bool:
+    """A non-empty ``H×W`` or ``H×W×{1,3,4}`` array (what pre-processing can convert)."""
+    return (isinstance(frame, np.ndarray) and frame.ndim in (2, 3) and frame.size > 0
+            and min(frame.shape[:2]) > 0 and (frame.ndim == 2 or frame.shape[2] in (1, 3, 4)))
 
 
 class Backoff:
@@ -202,6 +210,11 @@ class LiveCapture:
                 return
             if not self._is_current(gen):
                 return
+            if not looks_like_image(item[0]):  # not a good frame: the stall clock runs on
+                self.bad_frames += 1
+                log.info("%s: bad frame skipped: %r", self.name, getattr(item[0], "shape", item[0]))
+                time.sleep(BAD_FRAME_PAUSE)
+                continue
             counter += 1
             position = getattr(source, "position", None)
             position = counter if not isinstance(position, int) else position

@@ -8,7 +8,7 @@ import pytest
 
 import edgekit
 from batch_data import write_video
-from edgekit.batch import FrameError
+from edgekit.batching import FrameError
 from edgekit.batch_inputs import video_frames
 from edgekit.batch_work import key_of
 from edgekit.errors import SourceOpenError

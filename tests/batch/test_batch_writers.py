@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from edgekit.batch import FrameError
+from edgekit.batching import FrameError
 from edgekit.errors import ConfigError
 from edgekit.results import (BBox, Classification, Detection, FrameResult, ItemError, Latency,
                              Prediction)

@@ -37,15 +37,36 @@ def _start() -> subprocess.Popen[str]:
     )
 
 
+_pending: dict[int, bytes] = {}
+
+
 def _readline(proc: subprocess.Popen[str], deadline: float) -> str | None:
+    """One line from the worker, ``""`` at EOF, ``None`` past ``deadline``.
+
+    Reads the pipe's file descriptor directly and keeps what follows the line:
+    a buffered ``readline()`` could swallow the next line into Python's buffer,
+    where ``select`` cannot see it (a false "hang").
+    """
     assert proc.stdout is not None
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        return None
-    ready, _, _ = select.select([proc.stdout], [], [], remaining)
-    if not ready:
-        return None
-    return proc.stdout.readline()
+    fd = proc.stdout.fileno()
+    buf = _pending.get(fd, b"")
+    while b"\n" not in buf:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _pending[fd] = buf
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            _pending[fd] = buf
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            _pending.pop(fd, None)
+            return ""
+        buf += chunk
+    line, _, rest = buf.partition(b"\n")
+    _pending[fd] = rest
+    return line.decode("utf-8", "replace") + "\n"
 
 
 def native_outcomes(paths: list[Path], per_file: float = 30.0) -> list[Outcome]:
@@ -61,6 +82,8 @@ def native_outcomes(paths: list[Path], per_file: float = 30.0) -> list[Outcome]:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+            if proc.stdout is not None:
+                _pending.pop(proc.stdout.fileno(), None)
     return [results[i] for i in range(len(paths))]
 
 

@@ -151,9 +151,6 @@ def test_native_crashes_among_bitflip_mutants_become_model_invalid_with_isolate(
     print(f"\nnative crashes found and isolated: {len(crashed)}")
 
 
-@pytest.mark.xfail(reason="edgekit/model.py Model.invoke lets the backend's RuntimeError escape "
-                          "(e.g. XNNPACK 'failed to prepare' on first invoke); see hardening report",
-                   strict=False)
 def test_predict_on_bitflipped_models_raises_only_edgekit_errors(bitflip_results) -> None:
     bad = {p.name: v for p, v in bitflip_results.items() if v.startswith("unexpected")}
     assert not bad, bad

@@ -1,9 +1,8 @@
 """Property tests of the pure pre/post-processing: any input → a result or a clear edgekit error.
 
 "Clear" means FrameInvalid / ConfigError / ModelInvalid (``ValueError`` where the
-function documents it). Known bugs in files owned by the lead are pinned by
-``test_known_bug_*`` tests marked xfail, with the exact failing input; the
-properties themselves exclude only that input region.
+function documents it). Inputs these properties once found to escape as
+other exceptions are kept below as plain regression tests.
 """
 
 from __future__ import annotations
@@ -56,8 +55,7 @@ def _elements(dtype: type) -> st.SearchStrategy | None:
 
 
 def input_format() -> st.SearchStrategy[pre.InputFormat]:
-    return st.builds(
-        pre.InputFormat,
+    return st.fixed_dictionaries(dict(
         width=st.integers(1, 48), height=st.integers(1, 48), channels=st.sampled_from([1, 3, 4]),
         dtype=st.sampled_from([np.float32, np.uint8, np.int8, np.int16, np.float16]),
         color=st.sampled_from(pre.COLOR_ORDERS), resize=st.sampled_from(pre.RESIZE_MODES),
@@ -66,12 +64,12 @@ def input_format() -> st.SearchStrategy[pre.InputFormat]:
         scale=st.sampled_from([0.0, 1.0, 1 / 255, 0.0078125, 0.5]),
         zero_point=st.sampled_from([0, -128, 127, 3]), nchw=st.booleans(),
         pad_value=st.integers(0, 255),
-    ).filter(_consistent)
+    )).filter(_consistent).map(lambda kw: pre.InputFormat(**kw))
 
 
-def _consistent(fmt: pre.InputFormat) -> bool:
-    """Outside the known bug: per-channel mean/std whose length is not the channel count."""
-    return len(fmt.mean) in (1, fmt.channels) and len(fmt.std) in (1, fmt.channels)
+def _consistent(kw: dict) -> bool:
+    """Per-channel mean/std must have one value or one per channel (InputFormat refuses others)."""
+    return len(kw["mean"]) in (1, kw["channels"]) and len(kw["std"]) in (1, kw["channels"])
 
 
 # -- preprocess -----------------------------------------------------------------------------
@@ -324,20 +322,16 @@ def test_parse_labels_numbered_lines_put_each_label_at_its_id(rows) -> None:
     assert len(labels) == max(i for i, _ in rows) + 1
 
 
-# -- known bugs in files owned by the lead (exact failing inputs; see the hardening report) ---
+# -- inputs that once escaped as non-edgekit errors (found by these properties) ---
 
-@pytest.mark.xfail(reason="edgekit/metadata.py: from_dict calls .get on a non-object 'input'/'output' "
-                          "(AttributeError escapes read() and edgekit.load)", strict=True)
 @pytest.mark.parametrize("raw", [b'{"schema": "edgekit/1", "input": "abc"}',
                                  b'{"schema": "edgekit/1", "output": 5}'])
-def test_known_bug_metadata_with_non_object_sections_is_model_invalid(raw: bytes) -> None:
+def test_metadata_with_non_object_sections_is_model_invalid(raw: bytes) -> None:
     with pytest.raises(ModelInvalid):
         md.read({"edgekit": raw}, "m.tflite")
 
 
-@pytest.mark.xfail(reason="edgekit/metadata.py: read() does not catch RecursionError from json.loads",
-                   strict=True)
-def test_known_bug_deeply_nested_metadata_is_model_invalid() -> None:
+def test_deeply_nested_metadata_is_model_invalid() -> None:
     with pytest.raises(ModelInvalid):
         md.read({"edgekit": b"[" * 100_000}, "m.tflite")
 
@@ -347,20 +341,14 @@ def test_crop_of_a_one_pixel_frame_gives_the_input_size() -> None:
     assert out.shape == (3, 7, 3)
 
 
-@pytest.mark.xfail(reason="edgekit/postprocess.py: softmax of an empty array raises numpy's ValueError",
-                   strict=True)
-def test_known_bug_classify_with_softmax_on_empty_scores_is_empty() -> None:
+def test_classify_with_softmax_on_empty_scores_is_empty() -> None:
     assert post.classify(np.array([], np.float32), activation="softmax") == ()
 
 
-@pytest.mark.xfail(reason="edgekit/labels.py: a numbered label id of 10**7 allocates a 10-million-entry "
-                          "table (a huge id exhausts memory)", strict=True)
-def test_known_bug_huge_label_ids_do_not_allocate_huge_tables() -> None:
+def test_huge_label_ids_do_not_allocate_huge_tables() -> None:
     assert len(lb.parse_labels("0 cat\n10000000 dog")) <= 1000
 
 
-@pytest.mark.xfail(reason="edgekit/preprocess.py: InputFormat accepts a 3-value mean for a 1- or "
-                          "4-channel input; preprocess then raises numpy's ValueError", strict=True)
-def test_known_bug_input_format_refuses_mean_of_the_wrong_length() -> None:
+def test_input_format_refuses_mean_of_the_wrong_length() -> None:
     with pytest.raises(ConfigError):
         pre.InputFormat(width=4, height=4, channels=4, mean=(123.7, 116.3, 103.5))

@@ -103,8 +103,11 @@ def test_run_exits_promptly_when_signalled_while_loading(signum: int) -> None:
     print(f"\nedgekit run while loading, {signal.Signals(signum).name}: exit in {elapsed:.2f} s "
           f"(rc {run.proc.returncode})")
     assert elapsed < EXIT_LIMIT
-    assert run.proc.returncode != 0 or run.json_lines()[-1]["event"] == "stopped"
-    run.json_lines()
+    # 0: edgekit's handler stopped the start-up (nothing was open yet); -signum: the signal came
+    # while Python itself was still importing, before edgekit could install a handler.
+    assert run.proc.returncode in (0, -signum)
+    lines = run.json_lines()  # whatever was written is whole lines of JSON
+    assert not lines or lines[-1]["event"] == "stopped"
 
 
 class _StallingMjpeg(BaseHTTPRequestHandler):

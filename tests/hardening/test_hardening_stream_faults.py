@@ -189,9 +189,6 @@ def test_invalid_frame_arrays_are_counted_and_never_kill_the_pipeline(model, fra
     assert summary.bad_frames >= 10  # live: a bad frame replaced by a newer one is dropped, not counted
 
 
-@pytest.mark.xfail(reason="edgekit/sources/live.py: frames that read() returns but the pipeline "
-                          "cannot use (None, empty, wrong shape) count as good for the watchdog, "
-                          "so a source stuck on them is never reconnected", strict=False)
 def test_a_source_stuck_on_invalid_frame_arrays_is_reconnected(model, frame) -> None:
     stuck = lambda n: "good" if n < 5 else np.zeros((0, 0, 3), np.uint8)
     script = Script(frame, [stuck, good])

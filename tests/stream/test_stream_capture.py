@@ -265,3 +265,24 @@ def test_a_source_that_never_opens_is_a_source_open_error() -> None:
 
     with pytest.raises(SourceOpenError, match="scripted: did not open within 0.2 s"):
         LiveCapture(Stuck, stall_timeout=0.1, open_timeout=0.2).start()
+
+
+def test_frames_that_are_not_images_count_as_bad_and_a_run_of_them_reopens_the_source() -> None:
+    made: list[ScriptedSource] = []
+
+    class EmptyFrames(ScriptedSource):
+        def read(self):  # type: ignore[no-untyped-def]
+            time.sleep(1 / self.fps)
+            return np.zeros((0, 0, 3), np.uint8), time.time()
+
+    def factory() -> ScriptedSource:
+        made.append(EmptyFrames() if not made else ScriptedSource())
+        return made[-1]
+
+    capture = LiveCapture(factory, stall_timeout=0.3, backoff=FAST)
+    capture.start()
+    frames, events = _collect(capture, 10.0, lambda f, e: "source_online" in e and f)
+    capture.stop()
+    assert events[:2] == ["source_offline", "source_online"]
+    assert capture.bad_frames >= 5
+    assert all(f.image.size for f in frames), "no empty frame reached the pipeline"

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
-import sys
 import threading
-import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -265,15 +263,3 @@ class _Pipeline:
         close = getattr(self._items, "close", None)
         if close is not None and not any(t.is_alive() for t in self._threads[:1]):
             close()  # release an open video in the task generator
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``edgekit.batch`` (the module) rebinds the package attribute ``edgekit.batch``
-    from the function to this module; making the module callable keeps
-    ``edgekit.batch(model, inputs)`` working either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Iterator[Result]:
-        return batch(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
