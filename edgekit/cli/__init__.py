@@ -55,6 +55,9 @@ class EdgekitGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"{type(exc).__name__}: {exc}", err=True)
             ctx.exit(exit_code(exc))
+        except KeyboardInterrupt:
+            click.echo("Interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=EdgekitGroup, context_settings={"help_option_names": ["-h", "--help"]})

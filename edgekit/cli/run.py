@@ -33,8 +33,12 @@ def _source_spec(camera: str | None, source: str | None) -> str:
     return source if source is not None else "demo"
 
 
-class _StoppedEarly(Exception):
-    """A signal arrived before the stream started (while the model was loading)."""
+class _StoppedEarly(BaseException):
+    """A signal arrived before the stream started (while the model was loading).
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that no ``except Exception``
+    on the way — error mapping around the interpreter, say — can swallow it.
+    """
 
 
 def _install_signals(stop: Any | None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import detect_models as dm
 import numpy as np
+from testkit import read_video
 
 
 def _edgekit(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -72,20 +73,6 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> Path:
     return path
 
 
-def _read_video(path: Path) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def test_run_on_a_video_finds_a_moving_red_square_and_saves_an_annotated_playable_video(
     tmp_path: Path,
 ) -> None:
@@ -105,7 +92,7 @@ def test_run_on_a_video_finds_a_moving_red_square_and_saves_an_annotated_playabl
     for row, square in zip(rows, squares):
         assert len(row["detections"]) == 1, row
         np.testing.assert_allclose(row["detections"][0]["box"], square, atol=0.5)
-    saved, original = _read_video(out), _read_video(video)
+    saved, original = read_video(out), read_video(video)
     assert len(saved) == 8 and saved[0].shape == (480, 640, 3)
 
     def redness(image: np.ndarray) -> float:  # just above the square: its label's background

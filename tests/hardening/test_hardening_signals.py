@@ -91,7 +91,9 @@ def test_run_exits_at_once_on_a_second_signal() -> None:
     elapsed = run.signal_and_time(signal.SIGTERM, second_after=0.01)
     print(f"\nedgekit run, second SIGTERM: exit in {elapsed:.3f} s (rc {run.proc.returncode})")
     assert elapsed < SECOND_SIGNAL_LIMIT
-    assert run.proc.returncode in (0, 128 + signal.SIGTERM)
+    # 143: the second signal cut the clean stop short; 0: the clean stop had already finished;
+    # -15: it came while Python was tearing itself down (handlers are reset to the default then).
+    assert run.proc.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM)
     run.json_lines()  # whatever was written is whole lines of JSON
 
 
@@ -103,9 +105,10 @@ def test_run_exits_promptly_when_signalled_while_loading(signum: int) -> None:
     print(f"\nedgekit run while loading, {signal.Signals(signum).name}: exit in {elapsed:.2f} s "
           f"(rc {run.proc.returncode})")
     assert elapsed < EXIT_LIMIT
-    # 0: edgekit's handler stopped the start-up (nothing was open yet); -signum: the signal came
-    # while Python itself was still importing, before edgekit could install a handler.
-    assert run.proc.returncode in (0, -signum)
+    # 0: edgekit's handler stopped the start-up (nothing was open yet); 130: Ctrl-C while the
+    # command module was still importing; -signum: the signal came while Python itself was
+    # still starting, before any handler existed.
+    assert run.proc.returncode in (0, 130, -signum)
     lines = run.json_lines()  # whatever was written is whole lines of JSON
     assert not lines or lines[-1]["event"] == "stopped"
 

@@ -93,13 +93,9 @@ class Broker:
         wait_port(self.port)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        from testkit import terminate  # only the test process has tests/ on sys.path
+
+        terminate(self.proc)
         self.proc = None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit import read_video
 from sinks_helpers import classify_result, detect_result, stats_for
 
 from edgekit.errors import ConfigError
@@ -31,20 +32,6 @@ def _ffprobe(path: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def _read_back(path: Path) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def test_saved_video_plays_back_with_every_annotated_frame(tmp_path: Path,
                                                            photos: list[np.ndarray]) -> None:
     path = tmp_path / "out.mp4"
@@ -59,7 +46,7 @@ def test_saved_video_plays_back_with_every_annotated_frame(tmp_path: Path,
     assert (stream["width"], stream["height"]) == (320, 240)
     assert int(stream["nb_read_frames"]) == 30
     assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.15)  # 30 frames at 15 FPS
-    frames = _read_back(path)
+    frames = read_video(path)
     assert len(frames) == 30 and frames[0].shape == (240, 320, 3)
     # What was saved is the annotated photo: close to the photo, but not equal to it.
     diff = np.abs(frames[0].astype(int) - photos[0].astype(int)).mean(axis=2)
@@ -80,7 +67,7 @@ def test_frames_of_another_size_are_scaled_to_the_first(tmp_path: Path, photos: 
         sink.write(classify_result(0), photos[0])
         sink.write(classify_result(1), cv2.resize(photos[1], (640, 360)))
         sink.write(classify_result(2), photos[2][:, :, 0])  # grayscale
-    frames = _read_back(path)
+    frames = read_video(path)
     assert [f.shape for f in frames] == [(240, 320, 3)] * 3
 
 
@@ -137,7 +124,7 @@ while True:
         proc.kill()
     info = _ffprobe(path)
     assert int(info["streams"][0]["nb_read_frames"]) >= 25
-    assert len(_read_back(path)) >= 25
+    assert len(read_video(path)) >= 25
 
 
 def test_a_matroska_file_still_plays_after_a_hard_kill(tmp_path: Path) -> None:
@@ -167,4 +154,4 @@ while True:
     finally:
         proc.wait(10)
     assert int(_ffprobe(path)["streams"][0]["nb_read_frames"]) >= 20
-    assert len(_read_back(path)) >= 20
+    assert len(read_video(path)) >= 20

@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from testkit import terminate
 from typing import Any
 
 import numpy as np
@@ -52,13 +54,7 @@ class MjpegCamera:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         self.proc = None
 
     def __enter__(self):  # type: ignore[no-untyped-def]
