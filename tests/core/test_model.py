@@ -173,7 +173,7 @@ def test_malformed_metadata_is_model_invalid():
     [
         (None, ModelNotFound, "no such file"),
         (b"", ModelInvalid, "empty"),
-        (b"\x18\x00\x00\x00TFL3", ModelInvalid, ""),
+        (b"\x18\x00\x00\x00TFL3", ModelInvalid, "root table offset 24 is outside the 8-byte file"),
         (b"GIF89a" + bytes(100), ModelInvalid, "not a TFLite model"),
     ],
 )
