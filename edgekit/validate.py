@@ -26,17 +26,14 @@ from functools import cache
 import numpy as np
 
 from .errors import ModelInvalid
+from .flatreader import U32, Buffer, Table
 
 __all__ = ["MAX_ELEMENTS", "MAX_RANK", "check_model"]
 
 MAX_MODEL_BYTES = 2**31 - 1
 MAX_RANK = 8
 MAX_ELEMENTS = 2**31 - 1  # per tensor; TFLite computes flat sizes in int
-MAX_TABLES = 2_000_000  # like the native verifier's max_tables: bounds the work on hostile files
 
-_U16 = struct.Struct("<H")
-_I32 = struct.Struct("<i")
-_U32 = struct.Struct("<I")
 _FIXED_TYPE_BYTES = {  # TensorType name -> bytes per element (packed / variable types absent)
     "FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "BOOL": 1, "INT16": 2,
     "COMPLEX64": 8, "INT8": 1, "FLOAT64": 8, "COMPLEX128": 16, "UINT64": 8, "UINT32": 4,
@@ -80,114 +77,6 @@ def _schema_tables() -> tuple[frozenset[int], dict[int, str], dict[int, str], di
     return ops, members(fb.TensorType), members(fb.BuiltinOptions), options2
 
 
-class _Table:
-    """A flatbuffer table whose vtable and inline object were bounds-checked."""
-
-    __slots__ = ("buf", "obj_size", "pos", "vt", "vt_size", "what")
-
-    def __init__(self, buf: _Buffer, pos: int, what: str) -> None:
-        self.buf, self.pos, self.what = buf, pos, what
-        buf.count()
-        if pos < 0 or pos + 4 > buf.size:
-            buf.fail(f"{what}: table at {pos} is outside the file")
-        vt = pos - _I32.unpack_from(buf.data, pos)[0]
-        if vt < 0 or vt + 4 > buf.size:
-            buf.fail(f"{what}: vtable at {vt} is outside the file")
-        vt_size, obj_size = _U16.unpack_from(buf.data, vt)[0], _U16.unpack_from(buf.data, vt + 2)[0]
-        if vt_size < 4 or vt_size % 2 or vt + vt_size > buf.size:
-            buf.fail(f"{what}: vtable size {vt_size} at {vt} is invalid or runs past the file")
-        if obj_size < 4 or pos + obj_size > buf.size:
-            buf.fail(f"{what}: table size {obj_size} at {pos} runs past the file")
-        self.vt, self.vt_size, self.obj_size = vt, vt_size, obj_size
-
-    def field(self, slot: int, width: int) -> int | None:
-        """Absolute position of field ``slot`` (``None`` when absent), checked to fit."""
-        entry = 4 + 2 * slot
-        if entry + 2 > self.vt_size:
-            return None
-        rel = _U16.unpack_from(self.buf.data, self.vt + entry)[0]
-        if rel == 0:
-            return None
-        if rel + width > self.obj_size:
-            self.buf.fail(f"{self.what}: field {slot} at +{rel} lies outside its {self.obj_size}-byte table")
-        return self.pos + rel
-
-    def scalar(self, slot: int, fmt: str, default: int = 0) -> int:
-        size = struct.calcsize(fmt)
-        at = self.field(slot, size)
-        return default if at is None else struct.unpack_from(fmt, self.buf.data, at)[0]
-
-    def target(self, slot: int, name: str) -> int | None:
-        at = self.field(slot, 4)
-        if at is None:
-            return None
-        rel = _U32.unpack_from(self.buf.data, at)[0]
-        if rel == 0 or rel > 2**31 - 1 or at + rel >= self.buf.size:
-            self.buf.fail(f"{self.what}.{name}: offset {rel} at {at} points outside the file")
-        return at + rel
-
-    def table(self, slot: int, name: str) -> _Table | None:
-        at = self.target(slot, name)
-        return None if at is None else _Table(self.buf, at, f"{self.what}.{name}")
-
-    def vector(self, slot: int, elem: int, name: str) -> tuple[int, int]:
-        """``(start, length)`` of a vector field (``(0, 0)`` when absent), checked to fit."""
-        at = self.target(slot, name)
-        if at is None:
-            return 0, 0
-        return self.buf.vector_at(at, elem, f"{self.what}.{name}")
-
-    def ints(self, slot: int, name: str, fmt: str = "i") -> tuple[int, ...]:
-        start, n = self.vector(slot, struct.calcsize(fmt), name)
-        return struct.unpack_from(f"<{n}{fmt}", self.buf.data, start) if n else ()
-
-    def tables(self, slot: int, name: str) -> list[_Table]:
-        start, n = self.vector(slot, 4, name)
-        data, out = self.buf.data, []
-        for i in range(n):
-            at = start + 4 * i
-            rel = _U32.unpack_from(data, at)[0]
-            if rel == 0 or at + rel >= self.buf.size:
-                self.buf.fail(f"{self.what}.{name}[{i}]: offset {rel} points outside the file")
-            out.append(_Table(self.buf, at + rel, f"{self.what}.{name}[{i}]"))
-        return out
-
-    def string(self, slot: int, name: str) -> bytes:
-        """A string field, checked to be inside the file, NUL-terminated and UTF-8."""
-        start, n = self.vector(slot, 1, name)
-        if start and self.buf.data[start + n : start + n + 1] != b"\x00":
-            self.buf.fail(f"{self.what}.{name}: string of {n} bytes is not terminated")
-        text = bytes(self.buf.data[start : start + n])
-        try:
-            text.decode("utf-8")
-        except UnicodeDecodeError:
-            self.buf.fail(f"{self.what}.{name}: string is not valid UTF-8")
-        return text
-
-
-class _Buffer:
-    __slots__ = ("data", "size", "tables", "where")
-
-    def __init__(self, data: bytes | memoryview, where: str) -> None:
-        self.data, self.size, self.where, self.tables = data, len(data), where, 0
-
-    def fail(self, reason: str) -> None:
-        raise ModelInvalid(f"{self.where}: {reason}")
-
-    def count(self) -> None:
-        self.tables += 1
-        if self.tables > MAX_TABLES:
-            self.fail(f"more than {MAX_TABLES} flatbuffer tables; refusing to walk further")
-
-    def vector_at(self, at: int, elem: int, what: str) -> tuple[int, int]:
-        if at + 4 > self.size:
-            self.fail(f"{what}: vector length at {at} is outside the file")
-        n = _U32.unpack_from(self.data, at)[0]
-        if at + 4 + n * elem > self.size:
-            self.fail(f"{what}: vector of {n} x {elem} bytes at {at} runs past the {self.size}-byte file")
-        return at + 4, n
-
-
 def check_model(data: bytes, where: str = "model") -> None:
     """Raise :class:`ModelInvalid` (naming ``where`` and the reason) unless ``data`` is sound.
 
@@ -210,14 +99,14 @@ def check_model(data: bytes, where: str = "model") -> None:
         raise ModelInvalid(
             f"{where}: not a TFLite model (file identifier {bytes(data[4:8])!r}, expected b'TFL3')"
         )
-    (root,) = _U32.unpack_from(data, 0)
+    (root,) = U32.unpack_from(data, 0)
     if root < 8 or root + 4 > size:
         raise ModelInvalid(f"{where}: root table offset {root} is outside the {size}-byte file")
-    buf = _Buffer(data if isinstance(data, bytes | memoryview) else bytes(data), where)
-    _check_root(buf, _Table(buf, root, "model"))
+    buf = Buffer(data if isinstance(data, bytes | memoryview) else bytes(data), where)
+    _check_root(buf, Table(buf, root, "model"))
 
 
-def _check_root(buf: _Buffer, model: _Table) -> None:
+def _check_root(buf: Buffer, model: Table) -> None:
     version = model.scalar(0, "<I")
     if version != 3:
         buf.fail(f"schema version {version}; this runtime reads version 3")
@@ -247,7 +136,7 @@ def _check_root(buf: _Buffer, model: _Table) -> None:
         ext.string(4, "packing")
 
 
-def _check_opcodes(buf: _Buffer, codes: list[_Table]) -> list[str]:
+def _check_opcodes(buf: Buffer, codes: list[Table]) -> list[str]:
     known, _, _, _ = _schema_tables()
     names = []
     for i, code in enumerate(codes):
@@ -261,7 +150,7 @@ def _check_opcodes(buf: _Buffer, codes: list[_Table]) -> list[str]:
     return names
 
 
-def _check_buffer(buf: _Buffer, buffer: _Table) -> int:
+def _check_buffer(buf: Buffer, buffer: Table) -> int:
     """Bytes of data the buffer holds (inline or, for large models, after the flatbuffer)."""
     _, n = buffer.vector(0, 1, "data")
     offset, length = buffer.scalar(1, "<Q"), buffer.scalar(2, "<Q")
@@ -273,7 +162,7 @@ def _check_buffer(buf: _Buffer, buffer: _Table) -> int:
     return n
 
 
-def _check_subgraph(buf: _Buffer, index: int, sg: _Table, opcodes: list[str],
+def _check_subgraph(buf: Buffer, index: int, sg: Table, opcodes: list[str],
                     buffer_sizes: list[int], n_subgraphs: int) -> int:
     what = f"subgraph {index}"
     tensors = sg.tables(0, "tensors")
@@ -290,7 +179,7 @@ def _check_subgraph(buf: _Buffer, index: int, sg: _Table, opcodes: list[str],
     return n
 
 
-def _check_tensor(buf: _Buffer, what: str, tensor: _Table, buffer_sizes: list[int]) -> None:
+def _check_tensor(buf: Buffer, what: str, tensor: Table, buffer_sizes: list[int]) -> None:
     _, types, _, _ = _schema_tables()
     shape = tensor.ints(0, "shape")
     type_code = tensor.scalar(1, "<b")
@@ -328,7 +217,7 @@ def _check_tensor(buf: _Buffer, what: str, tensor: _Table, buffer_sizes: list[in
 
 
 def _check_quantization(
-    buf: _Buffer, what: str, quant: _Table, shape: tuple[int, ...], type_name: str
+    buf: Buffer, what: str, quant: Table, shape: tuple[int, ...], type_name: str
 ) -> None:
     quant.vector(0, 4, "min")
     quant.vector(1, 4, "max")
@@ -368,7 +257,7 @@ def _extremes(data: bytes | memoryview, kind: str, start: int, n: int) -> tuple[
     return array.min().item(), array.max().item()  # NaN propagates through min/max
 
 
-def _check_sparsity(sparsity: _Table) -> None:
+def _check_sparsity(sparsity: Table) -> None:
     sparsity.vector(0, 4, "traversal_order")
     sparsity.vector(1, 4, "block_map")
     for dim in sparsity.tables(2, "dim_metadata"):
@@ -379,7 +268,7 @@ def _check_sparsity(sparsity: _Table) -> None:
                 segment.vector(0, {1: 4, 2: 2, 3: 1}.get(kind, 1), "values")
 
 
-def _check_operator(buf: _Buffer, what: str, op: _Table, opcodes: list[str],
+def _check_operator(buf: Buffer, what: str, op: Table, opcodes: list[str],
                     n_tensors: int, n_subgraphs: int) -> None:
     code = op.scalar(0, "<I")
     if code >= len(opcodes):
@@ -406,7 +295,7 @@ def _check_operator(buf: _Buffer, what: str, op: _Table, opcodes: list[str],
                 buf.fail(f"{what}: {name} names subgraph {sub} (model has {n_subgraphs})")
 
 
-def _generic_option(table: _Table, offsets: dict[int, str | int] | None = None) -> None:
+def _generic_option(table: Table, offsets: dict[int, str | int] | None = None) -> None:
     """Check an options table's offset fields (the rest are scalars inside the checked table)."""
     for slot, kind in (offsets or {}).items():
         if kind == "str":
@@ -415,7 +304,7 @@ def _generic_option(table: _Table, offsets: dict[int, str | int] | None = None) 
             table.vector(slot, int(kind), f"field{slot}")
 
 
-def _check_signature(buf: _Buffer, index: int, sig: _Table, tensor_counts: list[int]) -> None:
+def _check_signature(buf: Buffer, index: int, sig: Table, tensor_counts: list[int]) -> None:
     sig.string(2, "signature_key")
     sub = sig.scalar(4, "<I")
     if sub >= len(tensor_counts):
