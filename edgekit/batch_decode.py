@@ -108,9 +108,9 @@ def read_for_model(path: str, fmt: InputFormat) -> tuple[np.ndarray, tuple[int, 
     except OSError:
         return read_image(path), None  # let read_image word the error
     size = jpeg_size(data)
-    grey = fmt.channels == 1 or fmt.color == "gray"
+    grey = fmt.grey
     if size is None or not (grey or reduction(*size, fmt.width, fmt.height) > 1):
-        return read_image(path), None
+        return read_image(path, grey=grey), None
     factor = reduction(*size, fmt.width, fmt.height)
     image = cv2.imdecode(data, _flags(cv2, factor, grey))
     if image is None or image.size == 0:

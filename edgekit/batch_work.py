@@ -129,7 +129,7 @@ def prepare(model: Any, task: Task, fast_decode: bool = False) -> Ready | ItemEr
         if frame is None and fast_decode:
             image, original = read_for_model(task.input, model.input_format)
         elif frame is None:
-            image = read_image(task.input)
+            image = read_image(task.input, grey=model.input_format.grey)
         elif frame.image is None:
             raise InputError(f"{task.input}: frame {frame.index} could not be decoded")
         else:

@@ -14,8 +14,13 @@ __all__ = ["IMAGE_SUFFIXES", "read_image"]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".gif")
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+def read_image(path: str | os.PathLike[str], grey: bool = False) -> np.ndarray:
     """Decode an image file into a BGR ``uint8`` array.
+
+    ``grey`` is for grey models: a JPEG then decodes straight to the luma it
+    stores, as an ``H×W`` array (about 40 % less work than colour; within a
+    few levels of converting the colour decode, whose chroma round trip it
+    skips). Other formats decode in colour either way.
 
     Raises:
         ImageUnreadable: the file is missing, empty, a folder, or not a decodable image.
@@ -33,7 +38,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageUnreadable(f"{p}: {exc.strerror or exc}") from exc
     if data.size == 0:
         raise ImageUnreadable(f"{p}: file is empty")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    luma = grey and data.size > 2 and data[0] == 0xFF and data[1] == 0xD8  # a JPEG
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if luma else cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise ImageUnreadable(f"{p}: not a decodable image ({data.size} bytes)")
     return image

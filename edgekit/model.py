@@ -212,7 +212,9 @@ class Model:
 
         Args:
             image: A BGR ``uint8`` array (OpenCV's convention; grayscale, BGRA,
-                16-bit and float in [0, 1] are converted) or an image path.
+                16-bit and float in [0, 1] are converted) or an image path
+                (for a grey model a JPEG decodes straight to grey, see
+                :func:`edgekit.images.read_image`).
 
         Returns:
             The :class:`Prediction`, with its latency breakdown.
@@ -224,7 +226,7 @@ class Model:
         source = None
         if isinstance(image, str | os.PathLike):
             source = str(image)
-            image = read_image(image)
+            image = read_image(image, grey=self._format is not None and self._format.grey)
         t0 = time.perf_counter()
         tensor, transform = self.preprocess(image)
         t1 = time.perf_counter()
@@ -251,6 +253,18 @@ class Model:
                     f"got {np.asarray(array).dtype}{list(np.shape(array))}"
                 )
         return self.invoke(*[np.ascontiguousarray(a) for a in arrays])
+
+    def replica(self) -> Model:
+        """Another interpreter on the same model, with the same threads, labels and options.
+
+        Calls into one interpreter are serialised; two replicas run in parallel
+        (``invoke`` releases the GIL). Each holds its own tensors and packed
+        weights, so memory grows by about the model's working set per replica.
+        Close it like any model.
+        """
+        self._require_open()
+        labels = self._labels if self._label_source == "argument" else None
+        return Model(self._data, self._where, self._backend, self._threads, self.options, labels)
 
     def close(self) -> None:
         """Release the interpreter. Further calls raise ``ConfigError``."""

@@ -111,6 +111,11 @@ class InputFormat:
                     f"{self.channels} channel(s), so give 1 or {self.channels}"
                 )
 
+    @property
+    def grey(self) -> bool:
+        """The model sees one brightness value per pixel (even if it takes it three times)."""
+        return self.channels == 1 or self.color == "gray"
+
 
 def as_bgr8(frame: Any) -> np.ndarray:
     """Return ``frame`` as a contiguous BGR ``uint8`` ``H×W×3`` array.
@@ -122,6 +127,18 @@ def as_bgr8(frame: Any) -> np.ndarray:
         FrameInvalid: ``None``, empty, not 2-D/3-D, an odd channel count, a
             dtype that is not an image, or an absurd size.
     """
+    image = _to_uint8(_checked(frame))
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    elif image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = image[:, :, :3]
+    return np.ascontiguousarray(image)
+
+
+def _checked(frame: Any) -> np.ndarray:
+    """``frame`` if it is an ``H×W`` or ``H×W×{1,3,4}`` array of a sane size, else FrameInvalid."""
     if frame is None:
         raise FrameInvalid("frame is None (the source returned no image)")
     if not isinstance(frame, np.ndarray):
@@ -132,14 +149,7 @@ def as_bgr8(frame: Any) -> np.ndarray:
         raise FrameInvalid(f"frame shape {frame.shape} is too large")
     if frame.ndim == 3 and frame.shape[2] not in (1, 3, 4):
         raise FrameInvalid(f"frame has {frame.shape[2]} channels; 1, 3 or 4 are supported")
-    image = _to_uint8(frame)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    elif image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    elif image.shape[2] == 4:
-        image = image[:, :, :3]
-    return np.ascontiguousarray(image)
+    return frame
 
 
 def _to_uint8(frame: np.ndarray) -> np.ndarray:
@@ -245,7 +255,7 @@ def _is_unit_quant(fmt: InputFormat) -> bool:
 def _convert_color(image: np.ndarray, fmt: InputFormat) -> np.ndarray:
     import cv2
 
-    if fmt.channels == 1 or fmt.color == "gray":
+    if fmt.grey:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[:, :, None]
         return np.repeat(gray, fmt.channels, axis=2) if fmt.channels > 1 else gray
     rgb = fmt.color == "rgb"
@@ -261,6 +271,17 @@ def preprocess(frame: Any, fmt: InputFormat) -> tuple[np.ndarray, Transform]:
     Raises:
         FrameInvalid: the frame cannot be made into an image (see :func:`as_bgr8`).
     """
+    if fmt.channels == 1 and _is_grey8(frame):
+        # a grey frame for a one-channel model (a file decoded straight to luma): resize the
+        # one plane; the BGR route (copy to 3 planes, resize, back to grey) gives the same pixels
+        plane = np.ascontiguousarray(_checked(frame).reshape(frame.shape[:2]))
+        resized, transform = resize(plane, fmt.width, fmt.height, fmt.resize, fmt.pad_value)
+        return normalize(resized.reshape(fmt.height, fmt.width, 1), fmt), transform
     image = as_bgr8(frame)
     resized, transform = resize(image, fmt.width, fmt.height, fmt.resize, fmt.pad_value)
     return normalize(_convert_color(resized, fmt), fmt), transform
+
+
+def _is_grey8(frame: Any) -> bool:
+    return (isinstance(frame, np.ndarray) and frame.dtype == np.uint8
+            and (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1)))

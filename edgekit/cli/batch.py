@@ -76,7 +76,11 @@ class Summary:
 @click.option("--list", "list_file", default=None, metavar="FILE",
               help="A file listing more inputs, one per line ('-': stdin).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Decoding threads (local; default one per core) or Ray actors (default 2).")
+              help="Threads that read, decode and run items (local; default one per core) or "
+                   "Ray actors (default 2).")
+@click.option("--interpreters", type=click.IntRange(min=1), default=None,
+              help="Interpreters the workers share (local; default: cores / --threads). Each "
+                   "holds a copy of the model's working memory; 1 when memory is tight.")
 @click.option("--resume", is_flag=True, help="Continue --out: skip the inputs it already holds.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -89,27 +93,36 @@ class Summary:
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @model_options
 def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
-              list_file: str | None, workers: int | None, resume: bool, force: bool, engine: str,
-              address: str | None, fast_decode: bool, progress: bool | None,
-              **kwargs: Any) -> None:
+              list_file: str | None, workers: int | None, interpreters: int | None,
+              resume: bool, force: bool, engine: str, address: str | None, fast_decode: bool,
+              progress: bool | None, **kwargs: Any) -> None:
     """Run MODEL on every image and video frame of INPUTS, in order, each once.
 
     INPUTS are image files, folders (recursive, sorted), globs ('photos/**/*.jpg')
     and videos (every frame, or --every N). MODEL may be 'default' for the
     bundled digits classifier. Unreadable inputs become error rows and the run
     goes on. Ctrl-C / SIGTERM stop cleanly (exit 130 / 143); --resume continues.
+
+    Throughput: by default one single-threaded interpreter per core, each
+    worker taking items start to finish (--threads, even from --device, trades
+    interpreters for threads per interpreter).
     """
     if not inputs and list_file is None:
         raise click.UsageError("give INPUTS or --list FILE")
     if address is not None and engine != "ray":
         raise click.UsageError("--address needs --engine ray")
+    if interpreters is not None and engine != "local":
+        raise click.UsageError("--interpreters is for --engine local (Ray: --workers actors)")
     path = _model_path(model)
-    with open_model(path, pop_model_options(kwargs)) as loaded:
+    options = pop_model_options(kwargs)
+    if options.get("threads") is None:
+        options["threads"] = 1  # throughput: one interpreter per core beats threads per invoke
+    with open_model(path, options) as loaded:
         writer, done = open_writer(out, resume=resume, force=force)
         with writer:
             stopped = _run(loaded, inputs, writer, done, progress, every=every,
-                           list_file=list_file, workers=workers, engine=engine, address=address,
-                           fast_decode=fast_decode)
+                           list_file=list_file, workers=workers, interpreters=interpreters,
+                           engine=engine, address=address, fast_decode=fast_decode)
     if stopped:
         raise click.exceptions.Exit(EXIT_CODES[stopped])
 

@@ -51,14 +51,12 @@ def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: An
     MODEL may be 'default' for the bundled digits classifier. An unreadable
     image prints an error row and the others go on; the exit code is then 7.
     """
-    from ..images import read_image
-
     path = _default_model() if model == "default" else model
     failed = 0
     with open_model(path, pop_model_options(kwargs)) as loaded:
         for image in images:
             try:
-                pred = loaded.predict(read_image(image))
+                pred = loaded.predict(image)
             except InputError as exc:
                 failed += 1
                 row = ItemError.from_exception(image, exc)

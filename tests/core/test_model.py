@@ -213,3 +213,42 @@ def test_labels_from_an_ultralytics_metadata_json_zip(tmp_path, photo):
     path.write_bytes(zoo.mobilenet_v2("float32").read_bytes() + buf.getvalue())
     model = edgekit.load(path)
     assert model.labels[:2] == ("cat", "dog") and model.labels[9] == "fox" and model.labels[5] == "5"
+
+
+def test_a_replica_is_a_second_interpreter_with_the_same_labels_options_and_scores(tmp_path, photo):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(f"class-{i}" for i in range(10)) + "\n")
+    model = edgekit.load(zoo.mobilenet_v2("float32"), labels=labels, top_k=3, threads=1)
+    labels.unlink()  # the replica must not need the file again
+
+    with model.replica() as replica:
+        assert replica is not model and replica._interpreter is not model._interpreter
+        assert replica.info.threads == 1 and replica.labels == model.labels
+        ours, theirs = model.predict(photo), replica.predict(photo)
+        assert len(theirs.classes) == 3 and theirs.classes == ours.classes
+        np.testing.assert_array_equal(theirs.tensors[0], ours.tensors[0])
+    assert replica.closed and not model.closed  # each closes on its own
+    model.close()
+    with pytest.raises(ConfigError, match="closed"):
+        model.replica()
+
+
+def test_a_grey_model_reads_a_jpeg_straight_to_luma_and_other_files_in_colour(tmp_path):
+    from edgekit.images import read_image
+
+    photo = zoo.skimage_photos()[0]
+    jpeg, png = tmp_path / "a.jpg", tmp_path / "a.png"
+    cv2 = pytest.importorskip("cv2")
+    cv2.imwrite(str(jpeg), photo)
+    cv2.imwrite(str(png), photo)
+
+    assert read_image(jpeg, grey=True).shape == photo.shape[:2]
+    assert read_image(jpeg).shape == photo.shape and read_image(png, grey=True).shape == photo.shape
+    model = edgekit.load(zoo.digits_classifier("uint8"))
+    assert model.input_format.grey
+    # the luma decode is the colour decode converted, but for the chroma round trip
+    luma = read_image(jpeg, grey=True).astype(int)
+    converted = cv2.cvtColor(read_image(jpeg), cv2.COLOR_BGR2GRAY).astype(int)
+    assert np.abs(luma - converted).mean() < 1.0
+    by_path, by_luma = model.predict(jpeg), model.predict(read_image(jpeg, grey=True))
+    assert by_path.classes == by_luma.classes and by_path.input == str(jpeg)

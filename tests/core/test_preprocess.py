@@ -130,3 +130,32 @@ def test_preprocess_gives_a_tensor_or_frame_invalid_for_any_array(array):
         return
     assert tensor.shape == (1, 6, 8, 3) and tensor.dtype == np.float32
     assert np.isfinite(tensor).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    plane=hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=90)),
+    keep_axis=st.booleans(),
+    dst_w=st.integers(1, 40), dst_h=st.integers(1, 40),
+    mode=st.sampled_from(["stretch", "letterbox", "crop"]),
+    dtype=st.sampled_from([np.uint8, np.int8, np.float32]),
+)
+def test_a_grey_frame_gives_a_grey_model_the_same_tensor_as_its_bgr_copy(plane, keep_axis, dst_w,
+                                                                          dst_h, mode, dtype):
+    # the one-plane shortcut (a JPEG decoded to luma) must not change a single value
+    fmt = InputFormat(dst_w, dst_h, channels=1, dtype=dtype, color="gray", resize=mode,
+                      scale=0.02 if dtype == np.int8 else 0.0, zero_point=-3)
+    frame = plane[:, :, None] if keep_axis else plane
+
+    tensor, transform = preprocess(frame, fmt)
+    expected, expected_transform = preprocess(np.repeat(plane[:, :, None], 3, axis=2), fmt)
+
+    assert tensor.shape == (1, dst_h, dst_w, 1) and tensor.dtype == expected.dtype
+    np.testing.assert_array_equal(tensor, expected)
+    assert transform == expected_transform
+
+
+def test_a_grey_frame_for_a_colour_model_still_becomes_three_channels():
+    tensor, _ = preprocess(np.full((6, 6), 40, np.uint8), InputFormat(3, 3, dtype=np.uint8,
+                                                                       std=(1.0,)))
+    assert tensor.shape == (1, 3, 3, 3) and (tensor == 40).all()
