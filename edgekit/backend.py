@@ -106,12 +106,12 @@ def resolve(name: str | None = None) -> Backend:
             )
         return backend
     found = available()
-    usable = [b for b in found if b.problem() is None]
-    if not usable:
+    usable = next((b for b in found if b.problem() is None), None)  # later ones are not asked
+    if usable is None:
         if found:
             raise BackendMissing(found[0].problem() or "no usable TFLite interpreter")
         raise BackendMissing("no TFLite interpreter is installed; pip install ai-edge-litert")
-    return usable[0]
+    return usable
 
 
 _OP_VERSION = r"Didn't find (?:op for )?(?:builtin|custom) (?:opcode|op) '?([\w.]+)'? version '?(\d+)'?"

@@ -67,13 +67,13 @@ def guess_task(outputs: tuple[TensorSpec, ...]) -> str:
     One tensor holding a single row of N > 1 scores → ``"classify"``; a
     detection signature → ``"detect"``; anything else → ``"raw"``.
     """
-    from .detect import recognize
-
     if len(outputs) == 1:
         shape = outputs[0].shape
         squeezed = [d for d in shape if d != 1]
         if len(squeezed) == 1 and squeezed[0] > 1 and len(shape) <= 2:
             return "classify"
+    from .detect import recognize  # only now: a classifier never needs the detection code
+
     if recognize(outputs) is not None:
         return "detect"
     return "raw"
