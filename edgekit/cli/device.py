@@ -76,7 +76,8 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
     Several models (or a directory of exported variants) are measured side by
     side; each configuration runs in its own process.
     """
-    from ..bench import BenchSpec, compare, render, render_compare, run_bench
+    from ..bench import BenchSpec, run_bench
+    from ..bench_report import compare, render, render_compare
     from ..devices import get_profile
 
     saved = _read_report(compare_to) if compare_to else None

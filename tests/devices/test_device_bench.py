@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import zoo
 
-from edgekit import bench
+from edgekit import bench, bench_report
 from edgekit.errors import ConfigError
 
 QUICK = ["--runs", "5", "--min-seconds", "0", "--warmup-seconds", "0"]
@@ -141,7 +141,7 @@ def _report(p50: dict[str, float], **env: Any) -> dict[str, Any]:
 def test_compare_reports_ratios_verdicts_missing_rows_and_environment_changes() -> None:
     saved = _report({"a.tflite": 10.0, "b.tflite": 10.0, "gone.tflite": 3.0}, numpy="1.26.4")
     now = _report({"a.tflite": 20.0, "b.tflite": 9.0, "new.tflite": 1.0}, numpy="2.4.0")
-    result = bench.compare(now, saved)
+    result = bench_report.compare(now, saved)
     rows = {r["key"]: r for r in result["rows"]}
     a = rows["a.tflite|litert|2"]
     assert a["p50_ms"] == {"now": 20.0, "saved": 10.0, "ratio": 2.0} and a["verdict"] == "slower"
@@ -149,13 +149,13 @@ def test_compare_reports_ratios_verdicts_missing_rows_and_environment_changes() 
     assert rows["new.tflite|litert|2"]["status"] == "new"
     assert result["missing"] == ["gone.tflite|litert|2"]
     assert result["env_changed"]["numpy"] == {"saved": "1.26.4", "now": "2.4.0"}
-    text = bench.render_compare(result)
+    text = bench_report.render_compare(result)
     assert "2.000×  slower" in text and "not measured now" in text and "numpy: 1.26.4 → 2.4.0" in text
 
 
 def test_compare_refuses_a_file_that_is_not_a_bench_report() -> None:
     with pytest.raises(ConfigError, match="not an edgekit.bench/1 report"):
-        bench.compare(_report({}), {"schema": "something/else"})
+        bench_report.compare(_report({}), {"schema": "something/else"})
 
 
 def test_save_then_compare_through_the_cli(tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_text_report_shows_temperature_and_throttling() -> None:
                       "cpu_count": 4, "host": {"cpu": ""}, "machine": "aarch64", "edgekit": "0.1.0",
                       "python": "3.11.2", "numpy": "2.2.0", "backends": {"litert": "2.3.0"},
                       "thermal": {"temp_c": 70.0, "throttled": ["soft-temperature-limit-occurred"]}}}
-    text = bench.render(report)
+    text = bench_report.render(report)
     assert "Raspberry Pi 4 Model B (rpi-4b)" in text and "not detected" not in text
     assert "thermal  70.0 °C, throttled: soft-temperature-limit-occurred" in text
     table_row = next(line for line in text.splitlines() if line.startswith("m_int8.tflite"))
