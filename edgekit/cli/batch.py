@@ -104,8 +104,8 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
     goes on. Ctrl-C / SIGTERM stop cleanly (exit 130 / 143); --resume continues.
 
     Throughput: by default one single-threaded interpreter per core, each
-    worker taking items start to finish (--threads, even from --device, trades
-    interpreters for threads per interpreter).
+    worker taking items start to finish. --threads N trades interpreters for
+    threads per interpreter; --device picks the precision here, not the threads.
     """
     if not inputs and list_file is None:
         raise click.UsageError("give INPUTS or --list FILE")

@@ -117,3 +117,12 @@ def test_cli_runs_one_single_thread_interpreter_per_core_unless_told_threads(
     assert len(used[1]) == replicas
     assert all(m.info.threads == int(dict(zip(extra[::2], extra[1::2])).get("--threads", 1))
                for m in used[0])
+
+
+def test_cli_device_profile_picks_no_threads_for_batch(model_path, image_folder, used,
+                                                      monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    result = CliRunner().invoke(cli, ["batch", str(model_path), *image_folder.paths()[:8],
+                                      "--device", "rpi-4b"])
+    assert result.exit_code == 0, result.output
+    assert len(used[1]) == 3 and all(m.info.threads == 1 for m in used[0])
