@@ -295,19 +295,26 @@ class _Pipeline:
             got = self._next()
             if got is None:
                 return
-            out = self._process(got[1])
+            try:
+                out = self._process(got[1])
+            except BaseException as exc:  # noqa: BLE001 - a worker answers for every item it took
+                out = _Failure(exc)
             if out is None:
                 return  # stopped while waiting for an interpreter
             self._done.put((got[0], out))
 
     def _process(self, item: Task | ItemError) -> Any:
-        """An item's result (a :class:`_Failure` for an unexpected error); ``None`` if stopped."""
+        """An item's result (a :class:`_Failure` for an unexpected error); ``None`` if stopped.
+
+        Ctrl-C and SIGTERM (not ``Exception``) raised while the caller's thread
+        works on an item propagate at once.
+        """
         if not isinstance(item, Task):
             return item
         try:
             ready = prepare(self._model, item, self._fast)
             return self._complete(ready) if isinstance(ready, Ready) else ready
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread, in order
             return _Failure(exc)
 
     def _complete(self, ready: Ready) -> Any:

@@ -126,3 +126,35 @@ def test_cli_device_profile_picks_no_threads_for_batch(model_path, image_folder,
                                       "--device", "rpi-4b"])
     assert result.exit_code == 0, result.output
     assert len(used[1]) == 3 and all(m.info.threads == 1 for m in used[0])
+
+
+@pytest.mark.parametrize("in_main_thread", [True, False])
+def test_ctrl_c_while_an_item_is_worked_on_ends_the_run_and_its_threads(
+        model, image_folder, monkeypatch, in_main_thread):
+    import threading
+
+    prepare = batching.prepare
+    paths = image_folder.paths()[:40]
+
+    def interrupted(model, task, fast=False):
+        on_main = threading.current_thread() is threading.main_thread()
+        if task.input == paths[20] and on_main == in_main_thread:
+            raise KeyboardInterrupt
+        return prepare(model, task, fast)
+
+    monkeypatch.setattr(batching, "prepare", interrupted)
+    interrupted_runs = 0
+    for _ in range(30):  # which thread takes item 20 varies from run to run
+        got: list[object] = []
+        try:
+            for result in edgekit.batch(model, paths, workers=2, interpreters=2):
+                got.append(result)
+        except KeyboardInterrupt:
+            interrupted_runs += 1
+            assert len(got) <= 20 and [r.input for r in got] == paths[:len(got)]
+        else:
+            assert len(got) == len(paths)  # the other thread took item 20: a full, normal run
+        assert not [t for t in threading.enumerate() if t.name.startswith("edgekit-batch")]
+        if interrupted_runs == 3:
+            break
+    assert interrupted_runs == 3
