@@ -37,7 +37,7 @@ from .batch_work import (FrameError, Key, Ready, Result, Task, complete, frames_
 from .errors import ConfigError
 from .results import ItemError
 
-__all__ = ["ENGINES", "FrameError", "batch", "default_workers"]
+__all__ = ["ENGINES", "FrameError", "batch", "default_interpreters", "default_workers"]
 
 ENGINES = ("local", "ray")
 _POLL = 0.1  # seconds between checks of the stop flag while blocked
