@@ -137,7 +137,7 @@ def batch(
         except ConfigError:
             model.close()
             raise
-    k = interpreters or default_interpreters(model.info.threads)
+    k = interpreters or default_interpreters(model.threads)
     n = max(default_workers(), k) if workers is None else workers
     return _run_local(model, owned, expand(inputs, list_file), every, skip, n,
                       min(k, max(1, n)), window or max(8, 4 * n), fast_decode)
@@ -194,8 +194,8 @@ class _Pipeline:
         self._threads: list[threading.Thread] = []
         if workers:
             self._replicas = [model.replica() for _ in range(interpreters - 1)]
-            for interpreter in (model, *self._replicas):
-                self._pool.put(interpreter)
+        for interpreter in (model, *self._replicas):
+            self._pool.put(interpreter)
 
     def results(self) -> Iterator[Result]:
         """Yield in input order. The caller's thread is one of the workers: when the next
@@ -239,10 +239,10 @@ class _Pipeline:
 
     def _inline(self) -> Iterator[Result]:
         for item in self._items:
-            if isinstance(item, Task):
-                ready = prepare(self._model, item, self._fast)
-                item = complete(self._model, ready) if isinstance(ready, Ready) else ready
-            yield item
+            out = self._process(item)
+            if isinstance(out, _Failure):
+                raise out.error
+            yield out
 
     def _get(self) -> tuple[int, Any]:
         while True:

@@ -142,6 +142,11 @@ class Model:
         return self._info
 
     @property
+    def threads(self) -> int | None:
+        """Interpreter threads asked for (``None``: the backend's default, one with LiteRT)."""
+        return self._threads
+
+    @property
     def data(self) -> bytes:
         """The model file's bytes (e.g. to load the same model in another process)."""
         return self._data
