@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._modelfile.metadata import ModelMetadata
+from ._modelfile.specs import ModelInfo, TensorSpec
 from ._version import __version__
 from .errors import (
     BackendMissing,
@@ -28,8 +30,7 @@ from .errors import (
     SourceOpenError,
     SourceStalled,
 )
-from .metadata import ModelMetadata
-from .model import Model, load
+from .model import Model, default_model_path, load
 from .options import PredictOptions
 from .results import (
     BBox,
@@ -40,8 +41,8 @@ from .results import (
     Latency,
     Prediction,
     StreamEvent,
+    StreamStats,
 )
-from .specs import ModelInfo, TensorSpec
 
 __all__ = [
     "BBox",
@@ -70,23 +71,28 @@ __all__ = [
     "SourceOpenError",
     "SourceStalled",
     "StreamEvent",
+    "StreamStats",
     "TensorSpec",
     "__version__",
     "batch",
+    "check_model",
+    "choose_variant",
     "default_model_path",
+    "detect_device",
+    "get_profile",
     "load",
     "stream",
 ]
 
 # Heavier entry points load on first use so that `import edgekit` stays light.
-_LAZY = {"stream": "streaming", "batch": "batching"}
-
-
-def default_model_path() -> str:
-    """Path of the bundled default model (int8 handwritten-digit classifier)."""
-    from importlib.resources import files
-
-    return str(files("edgekit") / "data" / "digits_int8.tflite")
+_LAZY = {
+    "stream": "_stream.factory",
+    "batch": "_batch.engine",
+    "check_model": "_modelfile.validate",
+    "choose_variant": "_device.variants",
+    "detect_device": "_device.profiles",
+    "get_profile": "_device.profiles",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -122,7 +122,8 @@ class ExtraMissing(EdgekitError):
 
     def __init__(self, feature: str, extra: str, package: str) -> None:
         super().__init__(
-            f"{feature} needs {package}; install it with: pip install 'edgekit[{extra}]'"
+            f"{feature} needs {package}: install the '{extra}' extra "
+            f"(pip install 'edgekit-tflite[{extra}]', or '.[{extra}]' in a checkout)"
         )
         self.extra = extra
         self.package = package

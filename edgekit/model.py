@@ -2,7 +2,7 @@
 
 Of all edgekit, only this module and :mod:`edgekit.backend` touch an
 interpreter. Pre- and post-processing are the pure functions of
-:mod:`edgekit.preprocess`, :mod:`edgekit.postprocess` and :mod:`edgekit.detect`.
+:mod:`edgekit.preprocess`, :mod:`edgekit.postprocess` and :mod:`edgekit._detect`.
 """
 
 from __future__ import annotations
@@ -17,20 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from . import metadata as md
+from ._modelfile import metadata as md
+from ._modelfile.labels import labels_from_zip, read_labels
+from ._modelfile.reader import read_file_info, zip_files
+from ._modelfile.specs import ModelInfo, TensorSpec, guess_task, input_format
+from ._modelfile.validate import check_model
 from .backend import Backend, create_interpreter, map_error, resolve
 from .errors import ConfigError, FrameInvalid, ModelIncompatible, ModelInvalid, ModelNotFound
-from .images import read_image
-from .labels import labels_from_zip, read_labels
-from .modelfile import read_file_info, zip_files
-from .options import PredictOptions, input_format
+from .imagefile import read_image
+from .options import PredictOptions
 from .postprocess import classify, dequantize
 from .preprocess import Transform, preprocess
 from .results import Latency, Prediction
-from .specs import ModelInfo, TensorSpec, guess_task
-from .validate import check_model
 
-__all__ = ["Model", "load"]
+__all__ = ["Model", "default_model_path", "load"]
 
 ModelSource = str | os.PathLike[str] | bytes
 
@@ -84,7 +84,7 @@ class Model:
         self._layout = self._detection_layout(options)
         if self.task == "detect" and not self._labels and self._layout is not None \
                 and getattr(self._layout, "num_classes", 0) == 80:
-            from .labels import COCO_NAMES
+            from ._modelfile.labels import COCO_NAMES
 
             self._labels, label_source = COCO_NAMES, "coco"
         self.options = options
@@ -107,7 +107,7 @@ class Model:
     def _detection_layout(self, options: PredictOptions) -> Any:
         if self.task != "detect":
             return None
-        from .detect import recognize
+        from ._detect.layouts import recognize
 
         hints = self._metadata.detection if self._metadata else {}
         if options.layout or not hints.get("layout"):
@@ -203,7 +203,7 @@ class Model:
                                opts.activation or activation)
             return Prediction(task="classify", classes=classes, tensors=tensors)
         if self.task == "detect":
-            from .detect import decode
+            from ._detect.decode import decode
 
             if transform is None:
                 fmt = self._format
@@ -219,7 +219,7 @@ class Model:
             image: A BGR ``uint8`` array (OpenCV's convention; grayscale, BGRA,
                 16-bit and float in [0, 1] are converted) or an image path
                 (for a grey model a JPEG decodes straight to grey, see
-                :func:`edgekit.images.read_image`).
+                :func:`edgekit.imagefile.read_image`).
 
         Returns:
             The :class:`Prediction`, with its latency breakdown.
@@ -300,6 +300,13 @@ def _is_image_input(inputs: tuple[TensorSpec, ...]) -> bool:
     return len(shape) in (3, 4) and (shape[-1] in (1, 3, 4) or shape[1] in (1, 3, 4))
 
 
+def default_model_path() -> str:
+    """Path of the bundled default model (int8 handwritten-digit classifier)."""
+    from importlib.resources import files
+
+    return str(files("edgekit") / "data" / "digits_int8.tflite")
+
+
 def load(
     source: ModelSource,
     *,
@@ -340,13 +347,13 @@ def load(
         if actual.lower() != sha256.strip().lower():
             raise ModelInvalid(f"{where}: SHA-256 is {actual}, expected {sha256.strip()}")
     if device is not None and threads is None:
-        from .devices import get_profile
+        from ._device.profiles import get_profile
 
         threads = get_profile(device).threads
     chosen = resolve(backend)
     check_model(data, where)
     if isolate:
-        from .isolate import check_in_child
+        from ._modelfile.isolate import check_in_child
 
         check_in_child(data, where, chosen, threads)
     return Model(data, where, chosen, threads, opts, labels)

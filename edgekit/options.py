@@ -1,21 +1,14 @@
-"""Prediction options, validated once, and how they combine with model metadata."""
+"""Prediction options, validated once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import numpy as np
+from .errors import ConfigError
+from .preprocess import COLOR_ORDERS, NORMALIZATIONS, RESIZE_MODES
 
-from .errors import ConfigError, ModelIncompatible
-from .preprocess import COLOR_ORDERS, NORMALIZATIONS, RESIZE_MODES, InputFormat
-
-if TYPE_CHECKING:
-    from .metadata import ModelMetadata
-    from .specs import TensorSpec
-
-__all__ = ["PredictOptions", "input_format", "parse_normalize"]
+__all__ = ["PredictOptions", "parse_normalize"]
 
 IMAGENET = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
 TASKS = ("classify", "detect", "raw")
@@ -32,7 +25,7 @@ class PredictOptions:
         max_detections: Detections kept per image.
         classes: Keep only these labels or ids (detection).
         task: Force ``"classify"``, ``"detect"`` or ``"raw"``.
-        layout: Force a detection layout (see :mod:`edgekit.detect`).
+        layout: Force a detection layout (see :mod:`edgekit._detect.layouts`).
         normalize: ``"unit"`` [0, 1], ``"signed"`` [-1, 1], ``"raw"`` [0, 255],
             ``"imagenet"``, or ``"MEAN,STD"``.
         resize: ``"stretch"``, ``"letterbox"`` or ``"crop"``.
@@ -103,62 +96,3 @@ def parse_normalize(value: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     if std == 0:
         raise ConfigError(f"normalize {value!r}: STD must not be 0")
     return (mean,), (std,)
-
-
-def _image_dims(spec: TensorSpec, where: str) -> tuple[int, int, int, bool]:
-    shape = spec.shape
-    if len(shape) == 4 and shape[3] in (1, 3, 4):
-        return shape[1], shape[2], shape[3], False
-    if len(shape) == 4 and shape[1] in (1, 3, 4):
-        return shape[2], shape[3], shape[1], True
-    if len(shape) == 3 and shape[2] in (1, 3, 4) and shape[0] > 4:
-        return shape[0], shape[1], shape[2], False
-    if len(shape) == 3:
-        return shape[1], shape[2], 1, False
-    raise ModelIncompatible(
-        f"{where}: input {spec.name!r} has shape {list(shape)}, which is not an image "
-        "(expected [1,H,W,C], [1,C,H,W] or [1,H,W]); use Model.run() with raw arrays"
-    )
-
-
-def input_format(
-    inputs: tuple[TensorSpec, ...],
-    meta: ModelMetadata | None,
-    options: PredictOptions,
-    where: str,
-    fallback_resize: str = "stretch",
-) -> InputFormat:
-    """The :class:`InputFormat` for a model: options, then metadata, then defaults by dtype.
-
-    Defaults without metadata: float inputs take [0, 1]; ``uint8`` inputs take
-    raw pixels; ``int8`` inputs take ``pixel - 128``; colour order RGB;
-    ``fallback_resize`` (stretch; a YOLO detection layout passes letterbox).
-    """
-    if len(inputs) != 1:
-        raise ModelIncompatible(
-            f"{where}: the model has {len(inputs)} inputs; predict() needs one image input, "
-            "use Model.run() with raw arrays"
-        )
-    spec = inputs[0]
-    height, width, channels, nchw = _image_dims(spec, where)
-    dtype = np.dtype(spec.dtype)
-    scale, zero_point = spec.scale, spec.zero_point
-    if options.normalize is not None:
-        mean, std = parse_normalize(options.normalize)
-    elif meta is not None:
-        mean, std = meta.mean, meta.std
-    elif dtype.kind == "f":
-        mean, std = (0.0,), (255.0,)
-    else:
-        # No metadata: integer inputs take pixels as they are (shifted for int8).
-        mean, std = ((128.0,) if dtype == np.int8 else (0.0,)), (1.0,)
-        scale, zero_point = 0.0, 0
-    if dtype.kind not in "fiu":
-        raise ModelIncompatible(f"{where}: input dtype {dtype} is not an image dtype")
-    default_resize = meta.resize if meta is not None else fallback_resize
-    default_color = meta.color if meta is not None else ("gray" if channels == 1 else "rgb")
-    return InputFormat(
-        width=width, height=height, channels=channels, dtype=dtype,
-        color=options.color or default_color, resize=options.resize or default_resize,
-        mean=tuple(mean), std=tuple(std), scale=scale, zero_point=zero_point, nchw=nchw,
-    )

@@ -4,7 +4,7 @@
 
 Each message is JSON: {"from": ..., "to": ..., "counts": {"seven": 3, ...}, "fps": 29.5}
 where a count is the number of times a label *appeared* (top result with at least
---min-score after another label or nothing). Needs paho-mqtt (pip install 'edgekit[mqtt]').
+--min-score after another label or nothing). Needs paho-mqtt (pip install 'edgekit-tflite[mqtt]').
 """
 
 from __future__ import annotations

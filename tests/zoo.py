@@ -186,7 +186,7 @@ def digits_classifier(quant: str = "uint8") -> Path:
         _quiet_tf()
         import keras
 
-        import edgekit.metadata as md
+        import edgekit._modelfile.metadata as md
 
         keras.utils.set_random_seed(0)
         x_tr, y_tr, _, _ = digits_split()

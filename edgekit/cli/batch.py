@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
+from .._batch.writers import label_of, open_writer
 from ..results import ItemError
-from ..writers import label_of, open_writer
 from .common import model_options, open_model, pop_model_options
 
 __all__ = ["batch_cmd"]
@@ -84,7 +84,7 @@ class Summary:
 @click.option("--resume", is_flag=True, help="Continue --out: skip the inputs it already holds.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local threads, or a Ray Data map_batches step (edgekit[ray]).")
+              help="local threads, or a Ray Data map_batches step (edgekit-tflite[ray]).")
 @click.option("--address", default=None, help="Ray cluster address to join (--engine ray).")
 @click.option("--fast-decode", is_flag=True,
               help="Decode JPEGs at 1/2-1/8 scale (and grey) when the model input is that "
@@ -129,7 +129,7 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
 
 def _model_path(model: str) -> str:
     if model == "default":
-        from .. import default_model_path
+        from ..model import default_model_path
 
         return default_model_path()
     return model
@@ -138,7 +138,7 @@ def _model_path(model: str) -> str:
 def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
          progress: bool | None, **options: Any) -> str | None:
     """Write every result; return ``"SIGINT"``/``"SIGTERM"`` when stopped by one."""
-    from ..batching import batch
+    from .._batch.engine import batch
 
     summary = Summary(skipped=len(done))
     bar = _Progress(progress if progress is not None else sys.stderr.isatty(), len(done))
@@ -200,8 +200,15 @@ class _Progress:
         if not self._enabled:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._bar = Progress(
             TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
@@ -215,7 +222,7 @@ class _Progress:
                              name="edgekit-batch-count", daemon=True).start()
 
     def _count(self, inputs: tuple[str, ...], list_file: str | None, every: int) -> None:
-        from ..batch_inputs import count_items, expand
+        from .._batch.inputs import count_items, expand
         from ..errors import EdgekitError
 
         bar = self._bar

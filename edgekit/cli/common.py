@@ -65,16 +65,17 @@ def open_model(path: str, opts: dict[str, Any]) -> Any:
     With ``--device``, ``path`` may be a directory of exported variants (or one of
     them): the profile's recommended precision is chosen.
     """
-    import edgekit
+    from ..model import load
 
     options = dict(opts)
     sha = options.pop("model_sha256", None)
     if options.get("device"):
-        from ..devices import choose_variant, get_profile
+        from .._device.profiles import get_profile
+        from .._device.variants import choose_variant
 
         # a device profile picks its precision among exported variants (model_int8.tflite, …)
-        path = choose_variant(path, get_profile(options["device"]))
-    model = edgekit.load(
+        path = choose_variant(path, get_profile(options["device"]).precision)
+    model = load(
         path,
         threads=options.pop("threads", None),
         backend=options.pop("backend", None),

@@ -14,7 +14,7 @@ __all__ = ["doctor_cmd", "inspect_cmd", "predict_cmd"]
 
 
 def _default_model() -> str:
-    from .. import default_model_path
+    from ..model import default_model_path
 
     return default_model_path()
 
@@ -26,7 +26,7 @@ def _default_model() -> str:
 @click.option("--labels", type=click.Path(dir_okay=False), default=None, help="Labels file.")
 def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | None) -> None:
     """Show a model's inputs, outputs, operators, metadata and which backends run it."""
-    from ..inspection import backend_support, render_info
+    from .._tools.inspection import backend_support, render_info
 
     loaded = open_model(model, {"backend": backend, "labels": labels})
     with loaded:
@@ -98,7 +98,7 @@ def _render_prediction(image: str, pred: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def doctor_cmd(as_json: bool) -> None:
     """Check this machine: Python, NumPy, backends, OpenCV, cameras, device, advice."""
-    from ..doctor import collect, render
+    from .._tools.doctor import collect, render
 
     report = collect()
     if as_json:

@@ -16,7 +16,7 @@ __all__ = ["run_cmd"]
 
 
 def _sink_options(func: Any) -> Any:
-    from ..sinks.options import sink_options
+    from .sinks import sink_options
 
     return sink_options(func)
 
@@ -106,11 +106,11 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
       edgekit run --source rtsp://192.168.1.20/stream --mqtt mqtt://localhost --topic cam/1
       edgekit run --source clip.mp4 --out results.jsonl --save annotated.mp4
     """
-    from .. import default_model_path
-    from ..sinks.options import build_sinks, check_sink_options, pop_sink_options
+    from .._stream.factory import stream
+    from ..model import default_model_path
     from ..sinks.queued import close_sinks
     from ..sources import SourceOptions, source_factory
-    from ..streaming import stream
+    from .sinks import build_sinks, check_sink_options, pop_sink_options
 
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)

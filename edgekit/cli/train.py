@@ -1,6 +1,6 @@
 """``edgekit train``, ``export`` and ``evaluate``: the trainer's commands.
 
-They need TensorFlow (``pip install 'edgekit[train]'``); without it each prints
+They need TensorFlow (``pip install 'edgekit-tflite[train]'``); without it each prints
 one line naming the extra and exits 2. ``trainer`` is imported only inside the
 callbacks, so ``edgekit --help`` never loads it.
 """
@@ -60,7 +60,7 @@ def train_cmd(data: str, out: str, channels: str, quiet: bool, **kwargs: Any) ->
     (best checkpoint), labels.txt, history.json, provenance.json, split.json and
     training.png. Then: edgekit export RUN --quantize int8.
     """
-    from trainer import TrainConfig, train
+    from edgekit_trainer import TrainConfig, train
 
     config = TrainConfig(data=data, out=out, channels=int(channels), verbose=0 if quiet else None,
                          command=("edgekit", *sys.argv[1:]), **kwargs)
@@ -97,8 +97,8 @@ def train_cmd(data: str, out: str, channels: str, quiet: bool, **kwargs: Any) ->
 @lazy_trainer
 def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
     """Convert RUN's model to .tflite, check it through the edgekit runtime, embed the metadata."""
-    from trainer import ExportConfig, export
-    from trainer.exporter import render_table
+    from edgekit_trainer import ExportConfig, export
+    from edgekit_trainer.exporter import render_table
 
     log = None if as_json else (lambda msg: click.echo(msg, err=True))
     models = export(ExportConfig(run=run, **kwargs), log=log)
@@ -126,10 +126,10 @@ def evaluate_cmd(model: str, data: str, confusion: str, as_json: bool, **kwargs:
 
     MODEL may be 'default' for the bundled digits classifier.
     """
-    from trainer.evaluation import evaluate, render_report
+    from edgekit_trainer.evaluation import evaluate, render_report
 
     if model == "default":
-        from .. import default_model_path
+        from ..model import default_model_path
 
         model = default_model_path()
 

@@ -16,7 +16,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import ConfigError
-from .base import StreamStats
+from ..results import StreamStats
 
 __all__ = ["JsonLinesSink", "check_new_file", "open_new_file", "to_json_line"]
 

@@ -17,16 +17,17 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from ..errors import ConfigError, ExtraMissing
-from .base import StreamStats
+from ..results import StreamStats
 from .jsonl import to_json_line
-from .options import parse_mqtt_url
 
-__all__ = ["MqttSink"]
+__all__ = ["MqttSink", "MqttTarget", "parse_mqtt_url"]
 
 log = logging.getLogger("edgekit.sinks")
 
@@ -41,6 +42,37 @@ def _paho() -> Any:
     except ImportError:
         raise ExtraMissing("--mqtt", "mqtt", "paho-mqtt") from None
     return mqtt
+
+@dataclass(frozen=True, slots=True)
+class MqttTarget:
+    """A parsed ``--mqtt`` URL."""
+
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    """Parse ``mqtt://host[:port]`` (1883) or ``mqtts://host[:port]`` (8883, TLS).
+
+    Raises:
+        ConfigError: Another scheme, no host, or a bad port.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ConfigError(f"MQTT URL {url!r}: it must start with mqtt:// or mqtts://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"MQTT URL {url!r}: the port must be a number in 0..65535") from None
+    if not parts.hostname:
+        raise ConfigError(f"MQTT URL {url!r}: no host name")
+    if parts.username or parts.password:
+        raise ConfigError(f"MQTT URL {url!r}: give the user name and password as options "
+                          "(--mqtt-username/--mqtt-password, or MqttSink(username=, password=)), not in the URL")
+    tls = parts.scheme == "mqtts"
+    return MqttTarget(parts.hostname, port or (8883 if tls else 1883), tls)
+
 
 
 class MqttSink:

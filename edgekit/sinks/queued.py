@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..results import FrameResult, StreamEvent
-from .base import Sink, StreamStats
+from ..results import FrameResult, StreamEvent, StreamStats
+from .base import Sink
 
 __all__ = ["QueuedSink", "close_sinks"]
 

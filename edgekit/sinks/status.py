@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExtraMissing
-from ..results import FrameResult, StreamEvent
-from .base import StreamStats
+from ..results import FrameResult, StreamEvent, StreamStats
 
 __all__ = ["StatusSink", "status_text", "top_text"]
 

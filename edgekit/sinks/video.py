@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..overlay import annotate
-from ..results import FrameResult
-from .base import StreamStats
+from ..results import FrameResult, StreamStats
 from .jsonl import check_new_file
+from .overlay import annotate
 
 __all__ = ["VideoSink", "estimate_fps"]
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import collections
 import hmac
+import ipaddress
 import json
 import logging
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,18 +28,57 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from ..errors import ConfigError
-from ..overlay import annotate
-from ..results import FrameResult, StreamEvent
-from .base import StreamStats
+from ..results import FrameResult, StreamEvent, StreamStats
+from .overlay import annotate
 from .webpage import CSP, PAGE
 
-__all__ = ["WebSink"]
+__all__ = ["ServeAddress", "WebSink", "parse_serve"]
 
 log = logging.getLogger("edgekit.sinks")
 
 BOUNDARY = b"edgekitframe"
 JPEG_QUALITY = 80
 MAX_STREAMS = 8  # concurrent /stream.mjpg viewers; more get 503
+
+@dataclass(frozen=True, slots=True)
+class ServeAddress:
+    """Where the web preview listens."""
+
+    host: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # a host name: could resolve to anything
+
+
+def parse_serve(value: str | int) -> ServeAddress:
+    """Parse ``--serve [HOST:]PORT`` (``[v6addr]:PORT`` for IPv6); default host 127.0.0.1.
+
+    Raises:
+        ConfigError: The port is not a number in 0..65535 or the host is empty.
+    """
+    text = str(value).strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if sep and not host:
+        raise ConfigError(f"--serve {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"--serve {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--serve {text!r}: port {port} is outside 0..65535")
+    return ServeAddress(host, port)
+
 
 
 class _Latest:

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..overlay import annotate
-from ..results import FrameResult
-from .base import StreamStats
+from ..results import FrameResult, StreamStats
+from .overlay import annotate
 
 __all__ = ["WindowSink", "check_gui", "gui_backend"]
 

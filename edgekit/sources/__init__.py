@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SourceOpenError
-from ..images import IMAGE_SUFFIXES
+from ..imagefile import IMAGE_SUFFIXES
 from .base import Frame, PositionedSource, Source
 from .demo import DemoSource
 from .images import ImageSource

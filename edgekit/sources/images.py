@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceOpenError
-from ..images import IMAGE_SUFFIXES, read_image
+from ..imagefile import IMAGE_SUFFIXES, read_image
 
 __all__ = ["ImageSource", "list_images"]
 

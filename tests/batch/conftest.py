@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 import zoo
 from batch_data import ImageFolder, build_folder
 

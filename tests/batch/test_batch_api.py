@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batch_data import CORRUPT, ImageFolder
 
 import edgekit
-from batch_data import CORRUPT, ImageFolder
-from edgekit.batch_work import key_of
+from edgekit._batch.work import key_of
 from edgekit.errors import ConfigError
 from edgekit.results import ItemError, Prediction
 
@@ -183,12 +183,12 @@ def test_a_model_without_image_input_is_refused(tmp_path):
 
 
 def test_edgekit_batch_and_stream_stay_functions_after_their_modules_are_imported():
-    # the modules are edgekit.batching / edgekit.streaming, so importing them rebinds nothing
+    # the modules are edgekit._batch.engine / edgekit._stream.factory, so importing them rebinds nothing
     import subprocess
     import sys
 
     code = ("import edgekit; f, g = edgekit.batch, edgekit.stream; "
-            "import edgekit.batching, edgekit.streaming; from edgekit.batching import FrameError; "
+            "import edgekit._batch.engine, edgekit._stream.factory; from edgekit._batch.engine import FrameError; "
             "print(edgekit.batch is f, edgekit.stream is g, callable(f), callable(g))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True", "True"]

@@ -7,10 +7,11 @@ import json
 import os
 
 import pytest
+from batch_data import CORRUPT
 from click.testing import CliRunner
 
 import edgekit
-from batch_data import CORRUPT
+import edgekit.model
 from edgekit.cli import cli
 
 
@@ -156,7 +157,7 @@ def test_cli_default_model_is_the_bundled_one(image_folder):
 
 def test_cli_names_the_missing_default_model(image_folder, monkeypatch, tmp_path):
     missing = str(tmp_path / "digits_int8.tflite")
-    monkeypatch.setattr(edgekit, "default_model_path", lambda: missing)
+    monkeypatch.setattr(edgekit.model, "default_model_path", lambda: missing)
 
     code, _, stderr = run("default", image_folder.paths()[0])
 

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import pytest
-
-import edgekit
 import zoo
 from batch_data import CORRUPT
-from edgekit.batch_decode import jpeg_size, read_for_model, reduction, rescale_transform
-from edgekit.batch_work import key_of
+
+import edgekit
+from edgekit._batch.decode import jpeg_size, read_for_model, reduction, rescale_transform
+from edgekit._batch.work import key_of
 from edgekit.preprocess import InputFormat, Transform
 from edgekit.results import ItemError
 

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 import edgekit
-import edgekit.batching as batching
-from edgekit.batch_work import key_of
+import edgekit._batch.engine as batching
+from edgekit._batch.work import key_of
 from edgekit.cli import cli
 from edgekit.errors import ConfigError
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 import pytest
+from batch_data import CORRUPT, write_video
 
 import edgekit
-from batch_data import CORRUPT, write_video
+from edgekit._batch.writers import row
 from edgekit.errors import ExtraMissing
-from edgekit.writers import row
 
 
 def without_latency(result) -> dict:
@@ -21,8 +21,8 @@ def without_latency(result) -> dict:
 def test_engine_ray_without_ray_names_the_extra(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
 
-    with pytest.raises(ExtraMissing, match=r"--engine ray needs ray\[data\]; install it with: "
-                                           r"pip install 'edgekit\[ray\]'"):
+    with pytest.raises(ExtraMissing, match=r"--engine ray needs ray\[data\]: install the 'ray' extra "
+                                           r"\(pip install 'edgekit-tflite\[ray\]'"):
         edgekit.batch(model, ["x.jpg"], engine="ray")
 
 

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from batch_data import write_digit
 import zoo
+from batch_data import write_digit
 
 COUNT = 900
 

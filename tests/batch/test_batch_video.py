@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from batch_data import write_video
 
 import edgekit
-from batch_data import write_video
-from edgekit.batching import FrameError
-from edgekit.batch_inputs import video_frames
-from edgekit.batch_work import key_of
+from edgekit._batch.engine import FrameError
+from edgekit._batch.inputs import video_frames
+from edgekit._batch.work import key_of
+from edgekit._batch.writers import row
 from edgekit.errors import SourceOpenError
 from edgekit.results import FrameResult, ItemError, Prediction
-from edgekit.writers import row
 
 FRAMES = 23
 

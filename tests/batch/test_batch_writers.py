@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from edgekit.batching import FrameError
+from edgekit._batch.engine import FrameError
+from edgekit._batch.writers import CSV_COLUMNS, csv_row, open_writer, recover, row
 from edgekit.errors import ConfigError
-from edgekit.results import (BBox, Classification, Detection, FrameResult, ItemError, Latency,
-                             Prediction)
-from edgekit.writers import CSV_COLUMNS, csv_row, open_writer, recover, row
+from edgekit.results import BBox, Classification, Detection, FrameResult, ItemError, Latency, Prediction
 
 PRED = Prediction("classify", (Classification(3, "three", 0.97), Classification(8, "eight", 0.02)),
                   latency=Latency(pre=1.0, invoke=2.0, post=0.5), input="a/b.jpg")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import zoo
 
 pytestmark = pytest.mark.benchmark

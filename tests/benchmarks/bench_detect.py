@@ -8,7 +8,7 @@ overlapping candidates; the rest sigmoid(N(-7, 1.5)) noise):
 - ``invoke``: a YOLOv8n-architecture Keras model (``weights=None``-style random
   init, 640×640 input, 3.2 M parameters, ``[1, 84, 8400]`` output, float32 and
   int8), converted to ``.tflite``, run by edgekit;
-- ``decode``: :func:`edgekit.detect.decode` on the float head;
+- ``decode``: :func:`edgekit._detect.decode.decode` on the float head;
 - ``postprocess``: :meth:`edgekit.Model.postprocess` on the int8 head
   (dequantize + decode, what a frame pays);
 - ``python loop``: a straightforward per-candidate Python loop with plain NMS.
@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 import zoo
 
-from edgekit.detect import Layout, decode
+from edgekit._detect.decode import decode
+from edgekit._detect.layouts import Layout
 from edgekit.options import PredictOptions
 from edgekit.preprocess import Transform
 

@@ -3,7 +3,7 @@
 Same model (MobileNetV2 1.0, 224×224, float32), same threads, measured alternately
 (A B, B A, A B …) in one run so that load from other processes hits both alike.
 
-1. The assertion: :func:`edgekit.bench.measure` — exactly what the ``edgekit bench``
+1. The assertion: :func:`edgekit._tools.bench.measure` — exactly what the ``edgekit bench``
    child process runs — against a bare ``Interpreter.invoke()`` loop on a fresh
    interpreter, in short alternating rounds in this process. Each round pairs the two
    measurements a second apart; the statistic is the median of the per-round p50
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import zoo
 
-from edgekit.bench import BenchSpec, measure
+from edgekit._tools.bench import BenchSpec, measure
 
 THREADS = 1
 ROUNDS = 10
@@ -115,7 +115,7 @@ def test_bench_measurement_p50_is_within_5_percent_of_a_bare_interpreter_loop() 
             ours.append(measure(spec)["latency_ms"]["p50"])
     ratio = statistics.median(ours) / statistics.median(bare)
     paired = statistics.median(a / b for a, b in zip(ours, bare))
-    print(f"\nMobileNetV2 1.0 224 float32, {THREADS} thread(s): edgekit.bench.measure vs bare invoke loop, "
+    print(f"\nMobileNetV2 1.0 224 float32, {THREADS} thread(s): edgekit._tools.bench.measure vs bare invoke loop, "
           f"{FINE_ROUNDS} alternating rounds of >= 15 runs / 0.3 s")
     print(f"p50 ms: bench {statistics.median(ours):.2f}  bare {statistics.median(bare):.2f}  "
           f"ratio {ratio:.3f} (median of per-round ratios {paired:.3f}); per-round bench "

@@ -56,7 +56,7 @@ def test_structural_check_costs_a_small_fraction_of_a_load() -> None:
     import zoo
 
     import edgekit
-    from edgekit.validate import check_model
+    from edgekit._modelfile.validate import check_model
 
     models = {
         "digits uint8": zoo.digits_classifier("uint8"),

@@ -38,10 +38,9 @@ def _interleaved_latency(paths: dict[str, Path], frames: list[np.ndarray], round
 
 def test_bench_digits_train_export_and_quantization_costs(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
+    from edgekit_trainer import ExportConfig, TrainConfig, export, train
+    from edgekit_trainer.parity import as_bgr
     from trainer_folders import write_digit_folder
-
-    from trainer import ExportConfig, TrainConfig, export, train
-    from trainer.parity import as_bgr
 
     data = write_digit_folder(tmp_path / "digits")
     t0 = time.perf_counter()
@@ -52,14 +51,14 @@ def test_bench_digits_train_export_and_quantization_costs(tmp_path: Path) -> Non
     models = export(ExportConfig(str(result.run), quantize="all"))
     t_export = time.perf_counter() - t0
     by = {m.quantize: m for m in models}
-    from trainer.data import read_split
-    from trainer.rundir import open_run
+    from edgekit_trainer.data import read_split
+    from edgekit_trainer.rundir import open_run
 
     run = open_run(result.run)
     frames = [as_bgr(x) for x in read_split(run.split["root"], run.labels, run.split["val"][:100], run.spec).x]
     latency = _interleaved_latency({v: m.path for v, m in by.items()}, frames)
     base = by["float32"]
-    from edgekit.modelfile import read_file_info
+    from edgekit._modelfile.reader import read_file_info
 
     meta = {v: len(read_file_info(m.path.read_bytes()).metadata["edgekit"]) for v, m in by.items()}
     bare = {v: m.size - meta[v] for v, m in by.items()}  # the model without its edgekit JSON

@@ -64,7 +64,7 @@ def test_frame_result_json_matches_the_design_example():
 
 IMPORT_PROBE = """
 import json, sys, edgekit
-heavy = ["tensorflow", "keras", "trainer", "cv2", "paho", "ray", "rich", "picamera2", "click",
+heavy = ["tensorflow", "keras", "edgekit_trainer", "cv2", "paho", "ray", "rich", "picamera2", "click",
          "ai_edge_litert.interpreter", "tflite_runtime"]
 print(json.dumps([m for m in heavy if m in sys.modules]))
 """
@@ -78,7 +78,7 @@ def test_import_edgekit_pulls_in_nothing_heavy_or_optional():
 def test_loading_a_model_does_not_import_tensorflow_or_the_trainer():
     probe = ("import sys, json, edgekit; sys.path.insert(0, 'tests'); import zoo; "
              "edgekit.load(zoo.digits_classifier('uint8')).predict(zoo.digits()[0][0]); "
-             "print(json.dumps([m for m in ('tensorflow', 'keras', 'trainer') if m in sys.modules]))")
+             "print(json.dumps([m for m in ('tensorflow', 'keras', 'edgekit_trainer') if m in sys.modules]))")
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ import venv
 from pathlib import Path
 
 import pytest
+import zoo
 
 import edgekit
-import zoo
 from edgekit import backend as bk
 from edgekit.errors import BackendMissing, ConfigError, ModelIncompatible
 

@@ -9,9 +9,9 @@ import sys
 
 import cv2
 import pytest
+import zoo
 from click.testing import CliRunner
 
-import zoo
 from edgekit import __version__
 from edgekit.cli import cli
 

@@ -7,9 +7,9 @@ import zipfile
 
 import numpy as np
 import pytest
+import zoo
 
 import edgekit
-import zoo
 from edgekit.errors import ConfigError, FrameInvalid, ImageUnreadable, ModelInvalid, ModelNotFound
 
 QUANTS = ["float32", "float16", "dynamic", "int8", "uint8"]
@@ -146,7 +146,7 @@ def test_labels_from_a_tflite_support_zip_appended_to_the_model(tmp_path, photo)
 
 
 def test_metadata_round_trips_through_embed(photo):
-    from edgekit import metadata as md
+    from edgekit._modelfile import metadata as md
 
     meta = md.ModelMetadata(task="classify", labels=tuple("abcdefghij"), color="bgr",
                             resize="letterbox", mean=(127.5,), std=(127.5,), activation="none",
@@ -159,7 +159,7 @@ def test_metadata_round_trips_through_embed(photo):
 
 
 def test_malformed_metadata_is_model_invalid():
-    from edgekit import metadata as md
+    from edgekit._modelfile import metadata as md
 
     data = md.embed(zoo.mobilenet_v2("float32").read_bytes(), {"task": "classify"})
     broken = data.replace(b'"schema":"edgekit/1"', b'"schema"!"edgekit/1"', 1)
@@ -234,7 +234,7 @@ def test_a_replica_is_a_second_interpreter_with_the_same_labels_options_and_scor
 
 
 def test_a_grey_model_reads_a_jpeg_straight_to_luma_and_other_files_in_colour(tmp_path):
-    from edgekit.images import read_image
+    from edgekit.imagefile import read_image
 
     photo = zoo.skimage_photos()[0]
     jpeg, png = tmp_path / "a.jpg", tmp_path / "a.png"

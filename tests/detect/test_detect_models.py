@@ -14,9 +14,9 @@ import pytest
 import zoo
 
 import edgekit
-import edgekit.metadata as md
+import edgekit._modelfile.metadata as md
+from edgekit._modelfile.labels import COCO_NAMES
 from edgekit.errors import ConfigError, ModelIncompatible
-from edgekit.labels import COCO_NAMES
 
 SOURCES = [(400, 400), (640, 480), (300, 500)]  # (width, height): square, landscape, portrait
 MODES = ["letterbox", "stretch"]

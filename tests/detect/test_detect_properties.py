@@ -7,8 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from edgekit.detect import Layout, decode
-from edgekit.nms import nms, nms_numpy
+from edgekit._detect.decode import decode
+from edgekit._detect.layouts import Layout
+from edgekit._detect.nms import nms, nms_numpy
 from edgekit.options import PredictOptions
 from edgekit.preprocess import resize
 
@@ -66,7 +67,7 @@ def reference_nms(boxes, scores, ids, threshold, top_k=None):  # type: ignore[no
 
 
 def _iou_near(boxes, ids, threshold):  # type: ignore[no-untyped-def]
-    from edgekit.boxes import box_iou
+    from edgekit._detect.boxes import box_iou
 
     m = box_iou(boxes, boxes)
     same = ids[:, None] == ids[None, :]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import zoo
 
-from edgekit import bench, bench_report
+from edgekit._tools import bench, bench_report
 from edgekit.errors import ConfigError
 
 QUICK = ["--runs", "5", "--min-seconds", "0", "--warmup-seconds", "0"]
@@ -104,7 +104,7 @@ def test_bench_text_table_and_dynamic_range_warning() -> None:
 def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> None:
     code = (
         "import sys, json\n"
-        "from edgekit.bench import BenchSpec, run_bench\n"
+        "from edgekit._tools.bench import BenchSpec, run_bench\n"
         f"specs = [BenchSpec({str(zoo.mobilenet_v2('float32'))!r}, b, 1, 3, 0.0, 0.0) for b in ('litert', 'tensorflow')]\n"
         "report = run_bench(specs)\n"
         "print(json.dumps({'tf': 'tensorflow' in sys.modules,\n"

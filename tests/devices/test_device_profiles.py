@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import edgekit
-from edgekit import devices
+from edgekit._device import profiles as devices
+from edgekit._device.variants import choose_variant
 from edgekit.cli import cli
 from edgekit.errors import ConfigError
 
@@ -154,30 +155,30 @@ def _variants(directory: Path, names: list[str]) -> None:
 def test_choose_variant_takes_the_profile_s_precision_from_a_directory(tmp_path: Path) -> None:
     run = tmp_path / "RUN"
     _variants(run, [f"model_{q}.tflite" for q in ("float32", "float16", "dynamic", "int8")])
-    assert devices.choose_variant(str(run), devices.get_profile("rpi-4b")) == str(run / "model_int8.tflite")
+    assert choose_variant(str(run), devices.get_profile("rpi-4b").precision) == str(run / "model_int8.tflite")
     x86 = devices.get_profile("generic-x86-64")
-    assert devices.choose_variant(str(run), x86) == str(run / "model_float32.tflite")
+    assert choose_variant(str(run), x86.precision) == str(run / "model_float32.tflite")
 
 
 def test_choose_variant_swaps_a_variant_file_for_its_sibling(tmp_path: Path) -> None:
     _variants(tmp_path, ["model_float32.tflite", "model_int8.tflite", "other_float16.tflite"])
     pi5 = devices.get_profile("rpi-5")
-    assert devices.choose_variant(str(tmp_path / "model_float32.tflite"), pi5) == str(tmp_path / "model_int8.tflite")
+    assert choose_variant(str(tmp_path / "model_float32.tflite"), pi5.precision) == str(tmp_path / "model_int8.tflite")
 
 
 def test_choose_variant_falls_back_and_never_prefers_dynamic(tmp_path: Path) -> None:
     _variants(tmp_path, ["m_dynamic.tflite", "m_float16.tflite"])
-    assert devices.choose_variant(str(tmp_path), devices.get_profile("rpi-4b")).endswith("m_float16.tflite")
+    assert choose_variant(str(tmp_path), devices.get_profile("rpi-4b").precision).endswith("m_float16.tflite")
 
 
 def test_choose_variant_leaves_other_models_alone(tmp_path: Path) -> None:
     plain = tmp_path / "detector.tflite"
     plain.write_bytes(b"")
-    assert devices.choose_variant(str(plain), devices.get_profile("rpi-4b")) == str(plain)
+    assert choose_variant(str(plain), devices.get_profile("rpi-4b").precision) == str(plain)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ConfigError, match="found 0 .tflite files"):
-        devices.choose_variant(str(empty), devices.get_profile("rpi-4b"))
+        choose_variant(str(empty), devices.get_profile("rpi-4b").precision)
 
 
 def test_load_with_a_device_uses_the_profile_s_thread_count() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit import sdnotify
+from edgekit._stream import sdnotify
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""`edgekit service`: the unit rendered from devices/edgekit.service.in, installed under a
+"""`edgekit service`: the unit rendered from devices/edgekit._tools.service.in, installed under a
 redirected root, verified by systemd-analyze, removed again."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgekit import service
+from edgekit._tools import service
 from edgekit.cli import cli
 from edgekit.errors import ConfigError
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from edgekit import doctor, thermal
+from edgekit._device import thermal
+from edgekit._tools import doctor
 from edgekit.cli import cli
 
 

@@ -13,7 +13,7 @@ Every mutant is a ``(class, name, bytes)`` triple. Classes:
   structure, i.e. outside the weight buffers).
 
 The first six classes are structurally invalid and must be refused by
-``edgekit.validate.check_model``; bit-flip mutants may be harmless.
+``edgekit._modelfile.validate.check_model``; bit-flip mutants may be harmless.
 """
 
 from __future__ import annotations

@@ -13,11 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgekit.detect import decode, parse_layout, recognize
+from edgekit._detect.decode import decode
+from edgekit._detect.layouts import parse_layout, recognize
+from edgekit._modelfile.specs import TensorSpec
 from edgekit.errors import ConfigError
 from edgekit.options import PredictOptions
 from edgekit.preprocess import Transform
-from edgekit.specs import TensorSpec
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=32)

@@ -15,9 +15,9 @@ import pytest
 import zoo
 
 import edgekit
+from edgekit._modelfile.isolate import check_in_child
 from edgekit.backend import resolve
 from edgekit.errors import ModelIncompatible, ModelInvalid
-from edgekit.isolate import check_in_child
 
 EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
 
@@ -85,7 +85,7 @@ def test_isolate_reports_a_child_killed_by_a_real_signal(forever_loop: Path) -> 
     """The kernel kills the hung child with SIGXCPU (CPU rlimit inherited from a wrapper)."""
     code = (
         "import resource, edgekit\n"
-        "from edgekit.isolate import check_in_child\nfrom edgekit.backend import resolve\n"
+        "from edgekit._modelfile.isolate import check_in_child\nfrom edgekit.backend import resolve\n"
         "resource.setrlimit(resource.RLIMIT_CPU, (4, 8))\n"
         f"data = open({str(forever_loop)!r}, 'rb').read()\n"
         "try:\n    check_in_child(data, 'loop.tflite', resolve(), 1, timeout=60)\n"

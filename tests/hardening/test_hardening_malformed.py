@@ -23,8 +23,8 @@ import zoo
 from hardening_native import native_outcomes
 
 import edgekit
+from edgekit._modelfile.validate import check_model
 from edgekit.errors import ModelInvalid
-from edgekit.validate import check_model
 
 EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
 PER_FILE_LIMIT = 5.0  # the bound for one malformed file; a hang guard, not a speed test

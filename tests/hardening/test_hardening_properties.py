@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from edgekit import labels as lb
-from edgekit import metadata as md
 from edgekit import postprocess as post
 from edgekit import preprocess as pre
+from edgekit._modelfile import labels as lb
+from edgekit._modelfile import metadata as md
 from edgekit.errors import ConfigError, FrameInvalid, ModelInvalid
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,9 +9,9 @@ import pytest
 import zoo
 
 import edgekit
-from edgekit import metadata as md
+from edgekit._modelfile import metadata as md
+from edgekit._modelfile.validate import check_model
 from edgekit.errors import ModelInvalid
-from edgekit.validate import check_model
 
 
 def _mediapipe_models() -> list[Path]:

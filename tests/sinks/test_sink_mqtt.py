@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sinks_helpers import Broker, Subscriber, classify_result, detect_result, make_tls_files
 
+from edgekit.cli.sinks import build_sinks
 from edgekit.errors import ConfigError
 from edgekit.results import StreamEvent
-from edgekit.sinks import MqttSink, QueuedSink, build_sinks, close_sinks
+from edgekit.sinks import MqttSink, QueuedSink, close_sinks
 
 TOPIC = "edgekit/test/results"
 

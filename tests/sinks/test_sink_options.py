@@ -9,17 +9,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from edgekit.cli.sinks import SINK_OPTION_NAMES, build_sinks, pop_sink_options, sink_options
 from edgekit.errors import ConfigError, ExtraMissing
-from edgekit.sinks import (
-    SINK_OPTION_NAMES,
-    build_sinks,
-    close_sinks,
-    parse_mqtt_url,
-    parse_serve,
-    pop_sink_options,
-    sink_options,
-)
-from edgekit.sinks.options import MqttTarget, ServeAddress
+from edgekit.sinks import close_sinks, parse_mqtt_url, parse_serve
+from edgekit.sinks.mqtt import MqttTarget
+from edgekit.sinks.web import ServeAddress
 
 
 def _kinds(sinks: list) -> list[str]:
@@ -127,7 +121,7 @@ def test_parse_mqtt_url() -> None:
     assert parse_mqtt_url("mqtts://broker").port == 8883
     with pytest.raises(ConfigError, match="must start with mqtt:// or mqtts://"):
         parse_mqtt_url("tcp://broker")
-    with pytest.raises(ConfigError, match="give credentials with --mqtt-username"):
+    with pytest.raises(ConfigError, match="not in the URL"):
         parse_mqtt_url("mqtt://user:pw@broker")
 
 
@@ -158,7 +152,7 @@ def test_gui_backend_is_read_from_the_build_information() -> None:
 
 def test_mqtt_without_paho_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)
-    message = r"--mqtt needs paho-mqtt; install it with: pip install 'edgekit\[mqtt\]'"
+    message = r"needs paho-mqtt: install the 'mqtt' extra \(pip install 'edgekit-tflite\[mqtt\]'"
     with pytest.raises(ExtraMissing, match=message):
         build_sinks(stdout_is_tty=False, mqtt="mqtt://127.0.0.1:1")
 
@@ -187,7 +181,7 @@ def test_every_sink_has_the_sink_protocol(tmp_path: Path) -> None:
 
 
 def test_check_sink_options_validates_without_opening_anything(tmp_path: Path) -> None:
-    from edgekit.sinks import check_sink_options
+    from edgekit.cli.sinks import check_sink_options
 
     check_sink_options(out=str(tmp_path / "r.jsonl"), save=str(tmp_path / "v.mp4"), serve="8080",
                        mqtt="mqtt://broker", topic="t", qos=1)

@@ -7,8 +7,8 @@ import pytest
 from sinks_helpers import classify_result, detect_result, stats_for
 
 from edgekit.errors import FrameInvalid
-from edgekit.overlay import annotate, class_lines, stats_line
 from edgekit.sinks import StreamStats
+from edgekit.sinks.overlay import annotate, class_lines, stats_line
 
 
 def test_annotate_draws_on_a_copy_and_leaves_the_frame_alone(photos: list[np.ndarray]) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from testkit import read_video
 from sinks_helpers import classify_result, detect_result, stats_for
+from testkit import read_video
 
 from edgekit.errors import ConfigError
 from edgekit.results import StreamEvent

@@ -9,11 +9,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-
-from testkit import terminate
 from typing import Any
 
 import numpy as np
+from testkit import terminate
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -16,7 +16,7 @@ from streamkit import RecordingSink, write_video
 import edgekit
 from edgekit import FrameResult, StreamEvent
 from edgekit.errors import ConfigError, SourceOpenError
-from edgekit.sinks.base import StreamStats
+from edgekit.results import StreamStats
 from edgekit.sources import DemoSource
 
 
@@ -226,9 +226,9 @@ def test_stream_tells_systemd_ready_watchdog_and_stopping(tmp_path: Path, model:
 
 def test_stats_carry_the_board_temperature(model: edgekit.Model,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import edgekit.thermal
+    import edgekit._device.thermal
 
-    monkeypatch.setattr(edgekit.thermal, "read_thermal", lambda: {"temp_c": 42.5})
+    monkeypatch.setattr(edgekit._device.thermal, "read_thermal", lambda: {"temp_c": 42.5})
     sink = RecordingSink()
     list(edgekit.stream(model, "demo", sinks=[sink], duration=0.5))
     temps = [s.thermal.get("temp_c") for s in sink.stats if s is not None]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.results import Latency
-from edgekit.sinks.base import StreamStats
-from edgekit.stats import RollingStats, percentile
+from edgekit._stream.stats import RollingStats, percentile
+from edgekit.results import Latency, StreamStats
 
 
 def _feed(stats: RollingStats, start: float, rate: float, count: int, total_ms: float) -> float:

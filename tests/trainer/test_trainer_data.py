@@ -7,10 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from edgekit_trainer.data import ImageSpec, load_dataset, stratified_split
+from edgekit_trainer.errors import DatasetError
 from trainer_folders import write_digit_folder
-
-from trainer.data import ImageSpec, load_dataset, stratified_split
-from trainer.errors import DatasetError
 
 SPEC = ImageSpec(32, 1, "stretch")
 
@@ -106,6 +105,6 @@ def test_the_trainer_commands_load_without_importing_trainer_or_tensorflow() -> 
     code = ("import sys\nfrom click.testing import CliRunner\nfrom edgekit.cli import cli\n"
             "for name in ('train', 'export', 'evaluate'):\n"
             "    assert CliRunner().invoke(cli, [name, '--help']).exit_code == 0\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('trainer', 'tensorflow', 'keras')))\n")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('edgekit_trainer', 'tensorflow', 'keras')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

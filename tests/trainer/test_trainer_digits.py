@@ -15,7 +15,7 @@ from trainer_folders import write_digit_folder
 
 import edgekit
 from edgekit.cli import cli
-from edgekit.images import read_image
+from edgekit.imagefile import read_image
 
 pytest.importorskip("tensorflow")
 # Keras calls np.array(x, copy=False)-style APIs that NumPy 2 deprecates; not ours to fix.
@@ -124,8 +124,8 @@ def test_evaluate_prints_accuracy_per_class_metrics_and_confusion_matrix(
 
 def test_parity_gate_fails_without_writing_when_the_export_disagrees(
         digits_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import trainer.exporter as ex
-    from trainer import ExportConfig, ParityFailed, export
+    import edgekit_trainer.exporter as ex
+    from edgekit_trainer import ExportConfig, ParityFailed, export
 
     real = ex.runtime_probs
 

@@ -34,7 +34,7 @@ def test_train_without_tensorflow_names_the_train_extra_and_exits_2(
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert result.output.strip().count("\n") == 0
-        assert "ExtraMissing" in result.output and "edgekit[train]" in result.output
+        assert "ExtraMissing" in result.output and "edgekit-tflite[train]" in result.output
 
 
 def test_train_refuses_an_existing_out_folder_without_force(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ pytest.importorskip("tensorflow")
 # Keras calls np.array(x, copy=False)-style APIs that NumPy 2 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
-from trainer import ExportConfig, TrainConfig, export, train
-from trainer.fit import class_weights
+from edgekit_trainer import ExportConfig, TrainConfig, export, train
+from edgekit_trainer.fit import class_weights
 
 
 def _tiny(data: Path, out: Path, **kw) -> TrainConfig:  # type: ignore[no-untyped-def]
@@ -75,7 +75,7 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path: Path) -> None:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-        from trainer import TrainConfig, train
+        from edgekit_trainer import TrainConfig, train
         r = train(TrainConfig({str(data)!r}, {str(tmp_path / 'run')!r}, model="tiny", size=32, channels=1,
                               epochs=2, batch_size=8, strategy="mirrored", verbose=0))
         print(json.dumps({{"replicas": r.replicas, "epochs": r.epochs}}))

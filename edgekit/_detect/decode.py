@@ -1,0 +1,102 @@
+"""Decode a detector's outputs of one frame into :class:`~edgekit.results.Detection`\\ s.
+
+The layouts it reads are described in :mod:`edgekit._detect.layouts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..options import PredictOptions
+from ..preprocess import Transform
+from ..results import BBox, Detection
+from . import ssd, yolo
+from .boxes import Candidates
+from .layouts import LAYOUTS, Layout
+from .nms import nms
+
+__all__ = ["class_ids_for", "decode"]
+
+
+def decode(
+    tensors: Sequence[np.ndarray],
+    layout: Layout,
+    transform: Transform,
+    labels: Sequence[str] = (),
+    options: PredictOptions | None = None,
+) -> tuple[Detection, ...]:
+    """Dequantized outputs of one frame → detections in source pixels, best first.
+
+    Args:
+        tensors: The model's float32 outputs, in output order.
+        layout: From :func:`recognize`.
+        transform: How the frame was resized into the input (boxes are mapped
+            back through it and clipped to the source image).
+        labels: Class names by id (ids past the end are labelled ``None``).
+        options: Score threshold, IoU threshold, ``max_detections`` and the
+            ``classes`` filter (label names or ids).
+
+    Returns:
+        At most ``options.max_detections`` :class:`~edgekit.results.Detection`\\ s.
+
+    Raises:
+        ConfigError: a ``classes`` entry is neither a label nor a class id.
+    """
+    opts = options or PredictOptions()
+    kind = LAYOUTS[layout.kind]
+    size = (transform.dst_w, transform.dst_h)
+    threshold = opts.threshold_for("detect")
+    names = tuple(labels)
+    if kind.head == "ssd" and names and names[0] == "???":  # TF zoo label maps keep a background line
+        names = names[1:]
+    # A broken model's inf/NaN must not warn on every frame: such candidates fail
+    # the comparisons below and are dropped.
+    with np.errstate(all="ignore"):
+        if kind.head == "ssd":
+            cand = ssd.candidates(tensors, layout.outputs, layout.boxes, layout.coords, threshold, size)
+        else:
+            cand = yolo.candidates(tensors[layout.outputs[0]], kind.head, kind.channels_first,
+                                   layout.boxes, layout.coords, threshold, size)
+        if opts.classes:
+            cand = cand.take(np.isin(cand.class_ids, class_ids_for(opts.classes, names)))
+        boxes = transform.to_source(cand.boxes)
+        visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    cand = Candidates(boxes[visible], cand.scores[visible], cand.class_ids[visible])
+    if kind.head in ("anchor-free", "objectness"):
+        keep = nms(cand.boxes, cand.scores, cand.class_ids, opts.iou_threshold, opts.max_detections)
+    else:  # the graph already suppressed overlaps
+        keep = np.argsort(-cand.scores, kind="stable")[: opts.max_detections]
+    boxes_out = cand.boxes[keep].tolist()  # Python floats at once, not per element
+    return tuple(
+        Detection(cid, names[cid] if 0 <= cid < len(names) else None, score, BBox(*box))
+        for box, score, cid in zip(boxes_out, cand.scores[keep].tolist(), cand.class_ids[keep].tolist())
+    )
+
+
+@lru_cache(maxsize=64)
+def class_ids_for(classes: tuple[str, ...], labels: tuple[str, ...]) -> np.ndarray:
+    """Class ids named by ``classes``: label names (case-insensitive) or id numbers.
+
+    Raises:
+        ConfigError: an entry is neither one of ``labels`` nor a whole number.
+    """
+    lowered = [label.lower() for label in labels]
+    ids: list[int] = []
+    for entry in classes:
+        key = entry.strip().lower()
+        matches = [i for i, label in enumerate(lowered) if label == key]
+        if matches:
+            ids.extend(matches)
+        elif key.isdigit():
+            ids.append(int(key))
+        else:
+            known = ", ".join(labels[:8]) + (", ..." if len(labels) > 8 else "")
+            raise ConfigError(
+                f"classes: {entry!r} is neither a label of this model nor a class id"
+                + (f" (labels: {known})" if labels else " (the model has no labels; use ids)")
+            )
+    return np.asarray(sorted(set(ids)), dtype=np.int64)

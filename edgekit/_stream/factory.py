@@ -1,0 +1,143 @@
+"""``edgekit.stream``: real-time inference over a camera, a stream, a file or ``demo``.
+
+::
+
+    import edgekit
+
+    with edgekit.stream("model.tflite", source=0, max_fps=10) as results:
+        for r in results:                     # FrameResult, newest frame each time
+            if r.classes and r.classes[0].label == "cat":
+                print(r.frame, r.classes[0].score)
+
+The model always works on the newest frame of a live source (the others are
+counted as dropped); files are read frame by frame, none dropped, decoded and
+pre-processed on a second thread while the model runs. Results go
+to the caller, to ``on_result`` callbacks and to sinks (each behind a bounded
+queue, so that a slow sink never blocks inference), with :class:`StreamStats`.
+Stream events (``source_offline``, ``source_online``, ``stopped``) go to the
+sinks and ``on_event`` callbacks, and are yielded too with ``events=True``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..errors import ConfigError
+from ..model import Model
+from ..results import FrameResult, StreamEvent
+from ..sources import SourceOptions, SourceSpec
+from .stream import Stream
+
+__all__ = ["stream"]
+
+
+def _check_limits(max_fps: float | None, every: int, max_frames: int | None,
+                  duration: float | None, stall_timeout: float) -> None:
+    if max_fps is not None and max_fps <= 0:
+        raise ConfigError(f"max_fps must be > 0, got {max_fps}")
+    if every < 1:
+        raise ConfigError(f"every must be >= 1, got {every}")
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"max_frames must be >= 1, got {max_frames}")
+    if duration is not None and duration <= 0:
+        raise ConfigError(f"duration must be > 0 s, got {duration}")
+    if stall_timeout <= 0:
+        raise ConfigError(f"stall_timeout must be > 0 s, got {stall_timeout}")
+
+
+def _queued(sinks: Iterable[Any], queue_size: int) -> list[Any]:
+    """Put each sink behind a bounded queue (unless it already is)."""
+    from ..sinks.queued import QueuedSink
+
+    return [s if isinstance(s, QueuedSink) else QueuedSink(s, maxsize=queue_size) for s in sinks]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def stream(
+    model: Model | str | os.PathLike[str] | None = None,
+    source: SourceSpec = "demo",
+    *,
+    sinks: Iterable[Any] = (),
+    on_result: Callable[[FrameResult], Any] | Iterable[Callable[[FrameResult], Any]] | None = None,
+    on_event: Callable[[StreamEvent], Any] | Iterable[Callable[[StreamEvent], Any]] | None = None,
+    events: bool = False,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    loop: bool = False,
+    realtime: bool = False,
+    max_fps: float | None = None,
+    every: int = 1,
+    max_frames: int | None = None,
+    duration: float | None = None,
+    stall_timeout: float = 5.0,
+    queue_size: int = 64,
+    prepare_ahead: bool = True,
+    **load_options: Any,
+) -> Stream:
+    """Real-time inference: the model on the newest frame of ``source``, results as they come.
+
+    Args:
+        model: A :class:`Model`, a ``.tflite`` path (loaded with ``load_options``, closed
+            with the stream) or ``None`` for the bundled default model.
+        source: ``0`` (camera index), ``"/dev/video0"``, ``"picam"``, ``"demo"``, a video
+            or image file, a folder, a glob, an ``rtsp://`` / ``http://`` URL, a
+            :class:`~edgekit.sources.Source`, or a callable returning a fresh one.
+        sinks: Objects with ``write(item, frame, stats)`` / ``close()`` (see
+            :mod:`edgekit.sinks`); each is put behind a bounded queue of ``queue_size``.
+        on_result: Called with each :class:`FrameResult` (in the stream's thread).
+        on_event: Called with each :class:`StreamEvent`.
+        events: Also yield the :class:`StreamEvent`\\ s when iterating.
+        width, height, fps: Requested capture format (cameras, ``demo``).
+        loop: Start files again at their end.
+        realtime: Play files at their native frame rate, as a live source.
+        max_fps: At most this many inferences per second (saves power).
+        every: Infer every N-th frame only.
+        max_frames: Stop after this many results.
+        duration: Stop after this many seconds.
+        stall_timeout: Seconds without a frame before a live source is reopened.
+        queue_size: Results a sink may fall behind before its oldest is dropped.
+        prepare_ahead: For files, pre-process on the reader thread while the model
+            runs (``False``: on the stream's thread). Live sources always
+            pre-process only the frame the model takes, on the stream's thread.
+        **load_options: Passed to :func:`edgekit.load` when ``model`` is a path.
+
+    Returns:
+        A :class:`Stream`: iterate it, or use it as a context manager, or call ``run()``.
+
+    Raises:
+        ConfigError: A limit or option is out of range.
+        SourceOpenError: The source names nothing that exists (a camera or stream
+            that cannot be opened raises it when the stream starts).
+        ModelError: ``model`` is a path that cannot be loaded.
+    """
+    _check_limits(max_fps, every, max_frames, duration, stall_timeout)
+    options = SourceOptions(width=width, height=height, fps=fps, loop=loop, realtime=realtime,
+                            timeout=stall_timeout)
+    own = not isinstance(model, Model)
+    if own:
+        from ..model import default_model_path, load
+
+        path = default_model_path() if model is None else model
+        loaded = load(path, **load_options)  # type: ignore[arg-type]
+    elif load_options:
+        raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
+    else:
+        loaded = model  # type: ignore[assignment]
+    try:
+        return Stream(loaded, source, own_model=own, sinks=_queued(sinks, queue_size),
+                      on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
+                      source_options=options, max_fps=max_fps, every=every,
+                      max_frames=max_frames, duration=duration, stall_timeout=stall_timeout,
+                      prepare_ahead=prepare_ahead)
+    except BaseException:
+        if own:
+            loaded.close()
+        raise

@@ -1,0 +1,31 @@
+"""edgekit's desktop companion: fit, quantize, check and export Keras classifiers.
+
+TensorFlow (the ``train`` extra) is imported only when a function needs it.
+
+>>> from edgekit_trainer import TrainConfig, ExportConfig, train, export, evaluate
+>>> result = train(TrainConfig("photos/", "runs/flowers", model="mobilenet_v2"))
+>>> models = export(ExportConfig("runs/flowers", quantize="int8"))
+>>> report = evaluate("runs/flowers/model_int8.tflite", "photos/")
+"""
+
+from __future__ import annotations
+
+from .errors import DatasetError, ParityFailed, RunExists, WeightsUnavailable
+from .evaluation import EvalReport, evaluate
+from .exporter import ExportConfig, ExportedModel, export
+from .fit import TrainConfig, TrainResult, train
+
+__all__ = [
+    "DatasetError",
+    "EvalReport",
+    "ExportConfig",
+    "ExportedModel",
+    "ParityFailed",
+    "RunExists",
+    "TrainConfig",
+    "TrainResult",
+    "WeightsUnavailable",
+    "evaluate",
+    "export",
+    "train",
+]
