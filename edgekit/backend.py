@@ -4,19 +4,33 @@ Order of preference: ``litert`` (ai-edge-litert, maintained, NumPy 2) →
 ``tflite-runtime`` (legacy, NumPy < 2 only) → ``tensorflow`` (``tf.lite``).
 ``EDGEKIT_BACKEND`` or ``backend=`` forces one. Every error a backend raises is
 mapped to an edgekit error in :func:`map_error`.
+
+Native libraries print informational lines straight to file descriptor 2 (LiteRT:
+``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``), ignoring
+``TF_CPP_MIN_LOG_LEVEL``. :func:`native_log_filter` catches what they write while
+an interpreter is imported, built and allocated, drops the INFO lines and passes
+every other line on; ``EDGEKIT_NATIVE_LOG=1`` (or ``edgekit --debug``,
+:func:`show_native_logs`) leaves stderr alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import BackendMissing, ConfigError, EdgekitError, ModelIncompatible, ModelInvalid
 
-__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "map_error", "resolve"]
+__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "map_error", "native_log_filter",
+           "resolve", "show_native_logs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +71,8 @@ class Backend:
             raise BackendMissing(problem)
         top, _, attr_path = self.module.partition(":")
         try:
-            module: Any = importlib.import_module(top)
+            with native_log_filter():
+                module: Any = importlib.import_module(top)
             for attr in attr_path.split(".") if attr_path else ():
                 module = getattr(module, attr)
         except ImportError as exc:
@@ -192,8 +207,80 @@ def create_interpreter(
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be at least 1, got {threads}")
     try:
-        interpreter = cls(model_content=model, num_threads=threads)
-        interpreter.allocate_tensors()
+        with native_log_filter():
+            interpreter = cls(model_content=model, num_threads=threads)
+            interpreter.allocate_tensors()
     except Exception as exc:  # noqa: BLE001 - every backend error is mapped here, once
         raise map_error(exc, backend, where) from exc
     return interpreter
+
+
+# -- native log lines -------------------------------------------------------------------
+_INFO_LINE = re.compile(
+    rb"^(?:INFO|VERBOSE): "                                 # TFLite's minimal logger
+    rb"|^I\d{4} \d\d:\d\d:\d\d"                           # absl / glog
+    rb"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I "          # TensorFlow's own logging
+)
+_filter_lock = threading.Lock()
+_filter_state: dict[str, Any] = {"depth": 0, "saved": None, "capture": None}
+
+
+def show_native_logs(show: bool = True) -> None:
+    """Let native libraries' log lines reach stderr (``show=True``), here and in child processes."""
+    os.environ["EDGEKIT_NATIVE_LOG"] = "1" if show else "0"
+
+
+def keep_native_line(line: bytes) -> bool:
+    """Whether a line a native library wrote to stderr is worth showing (not INFO)."""
+    return not _INFO_LINE.match(line)
+
+
+@contextlib.contextmanager
+def native_log_filter() -> Iterator[None]:
+    """Hold back what is written to fd 2 inside, then pass on all but the INFO lines.
+
+    Nested and concurrent uses share one capture (the last to leave restores fd 2),
+    so threads building interpreters at once cannot leave stderr redirected. Lines
+    other threads write meanwhile are passed on too, a moment later.
+    """
+    if os.environ.get("EDGEKIT_NATIVE_LOG") == "1" or not _filter_enter():
+        yield
+        return
+    try:
+        yield
+    finally:
+        _filter_leave()
+
+
+def _filter_enter() -> bool:
+    with _filter_lock:
+        if _filter_state["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                capture = tempfile.TemporaryFile()  # a file, not a pipe: a chatty library never blocks
+                saved = os.dup(2)
+                os.dup2(capture.fileno(), 2)
+            except (OSError, ValueError, AttributeError):  # no fd 2 (pythonw, closed stderr)
+                return False
+            _filter_state.update(saved=saved, capture=capture)
+        _filter_state["depth"] += 1
+        return True
+
+
+def _filter_leave() -> None:
+    with _filter_lock:
+        _filter_state["depth"] -= 1
+        if _filter_state["depth"]:
+            return
+        saved, capture = _filter_state["saved"], _filter_state["capture"]
+        _filter_state.update(saved=None, capture=None)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        with capture:
+            capture.seek(0)
+            kept = b"".join(line for line in capture if keep_native_line(line))
+    if kept:
+        with contextlib.suppress(OSError):
+            os.write(2, kept)

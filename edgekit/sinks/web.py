@@ -268,12 +268,12 @@ class WebSink:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None) -> None:
         if token is not None and not token.strip():
-            raise ConfigError("--token must not be empty")
+            raise ConfigError("token must not be empty")
         self.latest = _Latest()
         try:
             self._server = _Server((host, port), token, self.latest)
         except OSError as exc:
-            raise ConfigError(f"--serve {host}:{port}: cannot listen: {exc.strerror or exc}") from None
+            raise ConfigError(f"web preview on {host}:{port}: cannot listen: {exc.strerror or exc}") from None
         self.host = host
         self.port: int = self._server.server_address[1]
         shown = f"[{host}]" if ":" in host else host

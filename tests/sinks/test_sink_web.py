@@ -156,12 +156,12 @@ def test_the_token_is_compared_in_constant_time(guarded: WebSink, monkeypatch: p
 
 
 def test_a_port_in_use_is_a_config_error(web: WebSink) -> None:
-    with pytest.raises(ConfigError, match=rf"--serve 127\.0\.0\.1:{web.port}: cannot listen"):
+    with pytest.raises(ConfigError, match=rf"^web preview on 127\.0\.0\.1:{web.port}: cannot listen"):
         WebSink("127.0.0.1", web.port)
 
 
 def test_an_empty_token_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--token must not be empty"):
+    with pytest.raises(ConfigError, match="^token must not be empty"):
         WebSink("127.0.0.1", 0, token=" ")
 
 
