@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import pytest
@@ -115,3 +117,35 @@ def test_debug_flag_adds_the_traceback(tmp_path):
 def test_bad_option_value_is_a_usage_error_exit_2():
     result = CliRunner().invoke(cli, ["predict", "m.tflite", "x.png", "--top-k", "0"])
     assert result.exit_code == 2
+
+
+IMAGE = str(Path(__file__).resolve().parents[2] / "edgekit" / "data" / "digit_sample.png")
+
+
+def _edgekit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edgekit", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env}, stdin=subprocess.DEVNULL, check=False)
+
+
+def test_native_info_lines_stay_off_stderr_unless_debug():
+    quiet = _edgekit("predict", "default", IMAGE, EDGEKIT_NATIVE_LOG="")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    debug = _edgekit("--debug", "predict", "default", IMAGE, EDGEKIT_NATIVE_LOG="")
+    assert "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." in debug.stderr, \
+        "the line exists: the filter is what keeps it away"
+
+
+def test_the_native_log_filter_passes_warnings_and_errors_on():
+    code = ("import os; from edgekit.backend import native_log_filter\n"
+            "with native_log_filter():\n"
+            "    os.write(2, b'INFO: chatter\\nWARNING: keep me\\nI0000 00:00:00.1 noise\\nERROR: and me\\n')\n"
+            "os.write(2, b'after\\n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "EDGEKIT_NATIVE_LOG": ""}, check=True)
+    assert done.stderr.splitlines() == ["WARNING: keep me", "ERROR: and me", "after"]
+
+
+def test_a_typo_in_the_command_suggests_the_right_one():
+    result = CliRunner().invoke(cli, ["pedict"])
+    assert result.exit_code == 2 and "No such command 'pedict'. Did you mean 'predict'?" in result.output
+
