@@ -143,7 +143,8 @@ def devices_cmd(as_json: bool, show: str | None) -> None:
         profile = get_profile(show)
         echo_json(profile.to_dict()) if as_json else click.echo(_describe(profile))
         return
-    known = profiles()
+    # As --show, doctor and --device use them: a generic profile's threads fit this machine.
+    known = {name: get_profile(name) for name in profiles()}
     if as_json:
         echo_json({"detected": detected.name if detected else None, "auto": auto.name,
                    "host": probe_host().to_dict(), "devices": [p.to_dict() for p in known.values()]})
