@@ -43,7 +43,8 @@ def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | No
 @click.command("predict")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("images", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per image (DESIGN schema).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per line and image: input, task, classes or detections, latency_ms.")
 @model_options
 def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Run MODEL on each IMAGE and print the results.

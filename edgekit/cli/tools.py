@@ -222,7 +222,8 @@ def install_cmd(name: str, user: str, groups: str, watchdog_sec: int, exec_path:
 
 @service_cmd.command("uninstall")
 @click.option("--name", required=True, help="Service name given to install.")
-@click.option("--root", default="/", envvar="EDGEKIT_SERVICE_ROOT", show_default=True)
+@click.option("--root", default="/", envvar="EDGEKIT_SERVICE_ROOT", show_default=True,
+              help="The prefix it was installed under.")
 def uninstall_cmd(name: str, root: str) -> None:
     """Stop, disable and remove edgekit-NAME.service."""
     from .._tools.service import uninstall

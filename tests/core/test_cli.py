@@ -149,3 +149,30 @@ def test_a_typo_in_the_command_suggests_the_right_one():
     result = CliRunner().invoke(cli, ["pedict"])
     assert result.exit_code == 2 and "No such command 'pedict'. Did you mean 'predict'?" in result.output
 
+
+
+def _commands(command, path):
+    import click
+
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            yield from _commands(command.get_command(ctx, name), [*path, name])
+    else:
+        yield " ".join(path), command
+
+
+def test_every_command_and_option_has_help_text():
+    import click
+
+    missing = [f"{name} {param.opts[0]}" for name, command in _commands(cli, ["edgekit"])
+               for param in command.params
+               if isinstance(param, click.Option) and not param.hidden and not param.help]
+    missing += [name for name, command in _commands(cli, ["edgekit"]) if not command.help]
+    assert missing == []
+
+
+def test_help_cites_nothing_a_user_does_not_have():
+    for name, command in _commands(cli, ["edgekit"]):
+        text = CliRunner().invoke(cli, [*name.split()[1:], "--help"]).output
+        assert "DESIGN" not in text and ".md" not in text, name
