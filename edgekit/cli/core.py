@@ -25,9 +25,14 @@ def _default_model() -> str:
 @click.option("--backend", default=None, envvar="EDGEKIT_BACKEND", help="Backend used to load it.")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None, help="Labels file.")
 def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | None) -> None:
-    """Show a model's inputs, outputs, operators, metadata and which backends run it."""
+    """Show a model's inputs, outputs, operators, metadata and which backends run it.
+
+    MODEL may be 'default' for the bundled digits classifier. The text is a summary;
+    --json prints every field, the whole metadata included.
+    """
     from .._tools.inspection import backend_support, render_info
 
+    model = _default_model() if model == "default" else model
     loaded = open_model(model, {"backend": backend, "labels": labels})
     with loaded:
         info = loaded.info

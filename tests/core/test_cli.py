@@ -176,3 +176,33 @@ def test_help_cites_nothing_a_user_does_not_have():
     for name, command in _commands(cli, ["edgekit"]):
         text = CliRunner().invoke(cli, [*name.split()[1:], "--help"]).output
         assert "DESIGN" not in text and ".md" not in text, name
+
+
+def test_inspect_prints_a_readable_summary_of_the_metadata():
+    import edgekit
+    from edgekit._tools.inspection import render_info
+
+    with edgekit.load(edgekit.default_model_path()) as model:
+        text = render_info(model.info, [{"backend": "litert", "version": "2.3.0", "ok": True, "error": None}])
+    assert all(len(line) < 240 for line in text.splitlines()), "no one-line JSON dump"
+    for label in ("metadata   edgekit/1", "  quantized  int8", "  trained ", "  parity     ", "  checked ",
+                  "backend    litert 2.3.0: runs"):
+        assert any(line.startswith(label) for line in text.splitlines()), label
+    assert "{" not in text
+
+
+@pytest.mark.slow  # every installed backend is tried in a child process, TensorFlow's included
+def test_inspect_takes_default_and_json_keeps_every_field():
+    full = json.loads(_run("inspect", "default", "--json").output)
+    assert full["metadata"]["provenance"]["class_counts"]["val"], "--json has the details the text leaves out"
+
+
+def test_the_bundled_model_carries_no_build_machine_path():
+    import edgekit
+
+    data = Path(edgekit.default_model_path()).read_bytes()
+    with edgekit.load(data) as model:
+        command = model.metadata.provenance["command"]
+    assert command[:3] == ["edgekit", "train", "digits"]
+    assert not any(str(arg).startswith("/") for arg in command)
+    assert b"/tmp/" not in data and b"/home/" not in data
