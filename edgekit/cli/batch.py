@@ -25,7 +25,7 @@ import click
 from .._batch.writers import label_of, open_writer
 from ..errors import ConfigError, InputError
 from ..results import ItemError
-from .common import model_options, open_model, pop_model_options
+from .common import model_argument, model_options, open_model, pop_model_options
 
 __all__ = ["batch_cmd"]
 
@@ -129,7 +129,7 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
         raise click.UsageError("--address needs --engine ray")
     if interpreters is not None and engine != "local":
         raise click.UsageError("--interpreters is for --engine local (Ray: --workers actors)")
-    path = _model_path(model)
+    path = model_argument(model, click.get_current_context())
     options = pop_model_options(kwargs)
     if options.get("threads") is None:
         options["threads"] = 1  # throughput: one interpreter per core beats threads per invoke
@@ -158,14 +158,6 @@ def _check_extras(engine: str, list_file: str | None) -> None:
             raise ExtraMissing("--engine ray", "ray", "ray[data]")
     if list_file not in (None, "-") and not os.path.isfile(list_file):
         raise ConfigError(f"--list {list_file}: no such file")
-
-
-def _model_path(model: str) -> str:
-    if model == "default":
-        from ..model import default_model_path
-
-        return default_model_path()
-    return model
 
 
 def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-__all__ = ["echo_json", "model_options", "open_model", "MODEL_OPTION_NAMES"]
+__all__ = ["echo_json", "model_argument", "model_options", "open_model", "MODEL_OPTION_NAMES"]
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
@@ -62,6 +62,28 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def pop_model_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Remove the shared model options from ``kwargs`` and return them."""
     return {name: kwargs.pop(name) for name in MODEL_OPTION_NAMES if name in kwargs}
+
+
+def model_argument(model: str, ctx: click.Context | None = None) -> str:
+    """The model path a command's MODEL argument names (``default``: the bundled model).
+
+    Raises:
+        click.UsageError: MODEL is an image or a video, so it was most likely forgotten.
+    """
+    import os
+
+    from ..imagefile import IMAGE_SUFFIXES
+
+    if model == "default":
+        from ..model import default_model_path
+
+        return default_model_path()
+    suffix = os.path.splitext(model)[1].lower()
+    if suffix in IMAGE_SUFFIXES or suffix in (".mp4", ".mov", ".avi", ".mkv", ".webm"):
+        name = ctx.command_path if ctx is not None else "edgekit COMMAND"
+        raise click.UsageError(f"{model!r} is not a model: the first argument is the model "
+                               f"({name} MODEL ...; MODEL may be 'default', the bundled one)", ctx)
+    return model
 
 
 def open_model(path: str, opts: dict[str, Any]) -> Any:

@@ -8,15 +8,9 @@ import click
 
 from ..errors import InputError
 from ..results import ItemError
-from .common import echo_json, model_options, open_model, pop_model_options
+from .common import echo_json, model_argument, model_options, open_model, pop_model_options
 
 __all__ = ["doctor_cmd", "inspect_cmd", "predict_cmd"]
-
-
-def _default_model() -> str:
-    from ..model import default_model_path
-
-    return default_model_path()
 
 
 @click.command("inspect")
@@ -32,7 +26,7 @@ def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | No
     """
     from .._tools.inspection import backend_support, render_info
 
-    model = _default_model() if model == "default" else model
+    model = model_argument(model, click.get_current_context())
     loaded = open_model(model, {"backend": backend, "labels": labels})
     with loaded:
         info = loaded.info
@@ -57,7 +51,7 @@ def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: An
     MODEL may be 'default' for the bundled digits classifier. An unreadable
     image prints an error row and the others go on; the exit code is then 7.
     """
-    path = _default_model() if model == "default" else model
+    path = model_argument(model, click.get_current_context())
     failed = 0
     with open_model(path, pop_model_options(kwargs)) as loaded:
         for image in images:
@@ -68,8 +62,8 @@ def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: An
                 row = ItemError.from_exception(image, exc)
                 if as_json:
                     echo_json(row.to_dict())
-                else:
-                    click.echo(f"{image}: {row.type}: {row.message}", err=True)
+                else:  # the message names the image already
+                    click.echo(f"{row.type}: {row.message}", err=True)
                 continue
             result = pred.to_dict()
             result = {"input": image, **{k: v for k, v in result.items() if k != "input"}}

@@ -50,7 +50,7 @@ class _RunCommand(click.Command):
 @click.command("run", cls=_RunCommand,
                context_settings={"allow_extra_args": True})
 @click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), default=None,
-              help="The .tflite model (default: the bundled digits classifier).")
+              help="The .tflite model (default, or 'default': the bundled digits classifier).")
 @click.option("--camera", is_flag=False, flag_value="0", default=None, metavar="[INDEX|/dev/videoN|picam]",
               help="A camera: V4L2 index or device (USB), or picam (CSI, via picamera2). Alone: 0.")
 @click.option("--source", default=None, metavar="SPEC",
@@ -131,7 +131,8 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
     def stdout_closed() -> None:
         interrupt.request_stop("stdout closed by its reader", interrupt.EXIT_PIPE)
 
-    with open_model(model_path or default_model_path(), model_opts) as loaded:
+    path = default_model_path() if model_path in (None, "default") else model_path
+    with open_model(path, model_opts) as loaded:
         sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
                             on_stdout_closed=stdout_closed, **sink_opts)
         try:

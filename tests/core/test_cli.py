@@ -206,3 +206,17 @@ def test_the_bundled_model_carries_no_build_machine_path():
     assert command[:3] == ["edgekit", "train", "digits"]
     assert not any(str(arg).startswith("/") for arg in command)
     assert b"/tmp/" not in data and b"/home/" not in data
+
+
+@pytest.mark.parametrize("command", ["predict", "batch"])
+def test_an_image_where_the_model_goes_says_the_first_argument_is_the_model(command, digit_images):
+    result = CliRunner().invoke(cli, [command, digit_images[0][0], digit_images[1][0]], prog_name="edgekit")
+    assert result.exit_code == 2
+    assert f"'{digit_images[0][0]}' is not a model: the first argument is the model (edgekit {command} MODEL" \
+        in result.output
+
+
+def test_an_unreadable_image_is_named_once(tmp_path):
+    result = CliRunner().invoke(cli, ["predict", "default", str(tmp_path / "missing.png")])
+    assert result.exit_code == 7
+    assert result.stderr.strip() == f"ImageUnreadable: {tmp_path / 'missing.png'}: no such file"
