@@ -118,8 +118,8 @@ def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
 @click.command("evaluate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(file_okay=False))
-@click.option("--confusion", type=click.Path(dir_okay=False), default="confusion.png", show_default=True,
-              help="Where to write the confusion-matrix PNG.")
+@click.option("--confusion", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the confusion matrix into this PNG file (default: none).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one object: accuracy, per-class metrics, confusion matrix.")
 @model_options
