@@ -197,3 +197,19 @@ def test_run_model_as_an_argument_names_the_model_option() -> None:
     assert done.returncode == 2
     assert "unexpected argument 'model.tflite'; the model is an option: edgekit run --model model.tflite" \
         in done.stderr
+
+
+def test_serve_prints_its_url_once_with_the_port_it_got(digits_model: Path) -> None:
+    import re
+
+    done = _run("--model", str(digits_model), "--max-frames", "2", "--serve", "0", "-q")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "web preview" in line]
+    assert len(lines) == 1 and re.fullmatch(r"web preview: http://127\.0\.0\.1:(\d+)/", lines[0]), lines
+    assert int(re.search(r":(\d+)/", lines[0]).group(1)) > 0, "--serve 0: the port actually bound"
+    public = _run("--model", str(digits_model), "--max-frames", "2", "--serve", "0.0.0.0:0",
+                  "--token", "s3cret", "-q")
+    assert public.returncode == 0, public.stderr
+    line = next(line for line in public.stderr.splitlines() if "web preview" in line)
+    assert re.fullmatch(r"web preview: http://<this machine's address>:\d+/\?token=<the --token value>", line)
+    assert "s3cret" not in public.stderr, "the secret itself is not printed"
