@@ -23,7 +23,8 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,9 @@ class Backend:
             ) from exc
         except (SystemError, RuntimeError, AttributeError) as exc:
             raise map_error(exc, self) from exc
+        if self.name == "tensorflow":  # its advice to move to ai-edge-litert is edgekit's to follow
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated",
+                                    category=UserWarning)
         return module.Interpreter
 
 
@@ -220,7 +224,10 @@ _INFO_LINE = re.compile(
     rb"^(?:INFO|VERBOSE): "                                 # TFLite's minimal logger
     rb"|^I\d{4} \d\d:\d\d:\d\d"                           # absl / glog
     rb"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I "          # TensorFlow's own logging
+    rb"|^WARNING: All log messages before absl::InitializeLog\(\) is called"  # absl's notice about itself
 )
+_LOG_LINE = re.compile(  # the start of any log line (a line that is not is a continuation)
+    rb"^(?:[A-Z]+: |[IWEF]\d{4} |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] )")
 _filter_lock = threading.Lock()
 _filter_state: dict[str, Any] = {"depth": 0, "saved": None, "capture": None}
 
@@ -230,9 +237,18 @@ def show_native_logs(show: bool = True) -> None:
     os.environ["EDGEKIT_NATIVE_LOG"] = "1" if show else "0"
 
 
-def keep_native_line(line: bytes) -> bool:
-    """Whether a line a native library wrote to stderr is worth showing (not INFO)."""
-    return not _INFO_LINE.match(line)
+def keep_native_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines a native library wrote to stderr that are worth showing: all but INFO.
+
+    A line that does not start like a log line continues the one before it and shares
+    its fate (TensorFlow's CPU-feature notice spans two lines).
+    """
+    keep = True
+    for line in lines:
+        if _LOG_LINE.match(line):
+            keep = not _INFO_LINE.match(line)
+        if keep:
+            yield line
 
 
 @contextlib.contextmanager
@@ -280,7 +296,7 @@ def _filter_leave() -> None:
         os.close(saved)
         with capture:
             capture.seek(0)
-            kept = b"".join(line for line in capture if keep_native_line(line))
+            kept = b"".join(keep_native_lines(capture))
     if kept:
         with contextlib.suppress(OSError):
             os.write(2, kept)

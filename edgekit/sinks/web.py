@@ -70,13 +70,13 @@ def parse_serve(value: str | int) -> ServeAddress:
     elif host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if sep and not host:
-        raise ConfigError(f"--serve {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
+        raise ConfigError(f"serve address {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigError(f"--serve {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
+        raise ConfigError(f"serve address {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
     if not 0 <= port <= 65535:
-        raise ConfigError(f"--serve {text!r}: port {port} is outside 0..65535")
+        raise ConfigError(f"serve address {text!r}: port {port} is outside 0..65535")
     return ServeAddress(host, port)
 
 

@@ -138,7 +138,9 @@ def test_native_info_lines_stay_off_stderr_unless_debug():
 def test_the_native_log_filter_passes_warnings_and_errors_on():
     code = ("import os; from edgekit.backend import native_log_filter\n"
             "with native_log_filter():\n"
-            "    os.write(2, b'INFO: chatter\\nWARNING: keep me\\nI0000 00:00:00.1 noise\\nERROR: and me\\n')\n"
+            "    os.write(2, b'INFO: chatter\\nWARNING: keep me\\nI0000 00:00:00.1 guard.cc] notice\\n'\n"
+            "             b'To enable the following instructions: AVX2\\nERROR: and me\\n'\n"
+            "             b'WARNING: All log messages before absl::InitializeLog() is called are written\\n')\n"
             "os.write(2, b'after\\n')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "EDGEKIT_NATIVE_LOG": ""}, check=True)
