@@ -271,12 +271,19 @@ def native_log_filter() -> Iterator[None]:
 def _filter_enter() -> bool:
     with _filter_lock:
         if _filter_state["depth"] == 0:
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr may be None
                 sys.stderr.flush()
-                capture = tempfile.TemporaryFile()  # a file, not a pipe: a chatty library never blocks
+            try:
                 saved = os.dup(2)
+            except OSError:  # no fd 2 (pythonw, a closed stderr): nothing to filter
+                return False
+            # a file, not a pipe: a chatty library never blocks; closed in _filter_leave
+            capture = tempfile.TemporaryFile()  # noqa: SIM115
+            try:
                 os.dup2(capture.fileno(), 2)
-            except (OSError, ValueError, AttributeError):  # no fd 2 (pythonw, closed stderr)
+            except OSError:
+                capture.close()
+                os.close(saved)
                 return False
             _filter_state.update(saved=saved, capture=capture)
         _filter_state["depth"] += 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-__all__ = ["echo_json", "model_argument", "model_options", "open_model", "MODEL_OPTION_NAMES"]
+__all__ = ["MODEL_OPTION_NAMES", "echo_json", "model_argument", "model_options", "open_model"]
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",

@@ -222,3 +222,22 @@ def test_an_unreadable_image_is_named_once(tmp_path):
     result = CliRunner().invoke(cli, ["predict", "default", str(tmp_path / "missing.png")])
     assert result.exit_code == 7
     assert result.stderr.strip() == f"ImageUnreadable: {tmp_path / 'missing.png'}: no such file"
+
+
+def test_concurrent_native_log_filters_leave_stderr_where_it_was():
+    code = ("import os, threading, time\n"
+            "from edgekit.backend import native_log_filter\n"
+            "before = os.fstat(2)\n"
+            "def work(i):\n"
+            "    for _ in range(50):\n"
+            "        with native_log_filter():\n"
+            "            os.write(2, b'INFO: hidden\\n' if i % 2 else b'WARNING: shown\\n')\n"
+            "            time.sleep(0.0005 * i)\n"
+            "threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]\n"
+            "[t.start() for t in threads]; [t.join() for t in threads]\n"
+            "after = os.fstat(2)\n"
+            "print((before.st_dev, before.st_ino) == (after.st_dev, after.st_ino))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "EDGEKIT_NATIVE_LOG": ""}, check=True)
+    assert done.stdout.strip() == "True"
+    assert done.stderr.splitlines() == ["WARNING: shown"] * 100

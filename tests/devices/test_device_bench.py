@@ -122,8 +122,8 @@ def test_a_file_that_is_not_a_model_is_model_invalid_like_every_command(tmp_path
     bad.write_text("shopping list\n")
     proc = _edgekit("bench", str(bad), "--threads", "1", *QUICK)
     assert proc.returncode == 4
-    assert proc.stderr.strip().splitlines() == [f"ModelInvalid: {bad}: not a TFLite model (file identifier "
-                                                "b'ping', expected b'TFL3')"]
+    assert proc.stderr.strip().splitlines() == [(f"ModelInvalid: {bad}: not a TFLite model (file identifier "
+                                                 "b'ping', expected b'TFL3')")]
     assert proc.stdout == "", "no empty table"
 
 

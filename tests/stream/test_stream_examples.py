@@ -102,8 +102,8 @@ def test_count_and_publish_without_paho_says_so_in_one_line(tmp_path: Path) -> N
     done = subprocess.run([sys.executable, str(EXAMPLES / "count_and_publish.py")], capture_output=True,
                           text=True, timeout=60, env=env, stdin=subprocess.DEVNULL, check=False)
     assert done.returncode == 2
-    assert done.stderr.splitlines() == ["count_and_publish.py needs paho-mqtt: pip install "
-                                        "'edgekit-tflite[mqtt]'"]
+    assert done.stderr.splitlines() == [("count_and_publish.py needs paho-mqtt: pip install "
+                                         "'edgekit-tflite[mqtt]'")]
 
 
 def test_count_and_publish_without_a_broker_fails_with_a_message() -> None:

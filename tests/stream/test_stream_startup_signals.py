@@ -42,7 +42,7 @@ def _numpy_loaded(pid: int) -> bool:
 def _interrupt(args: tuple[str, ...], ready: Callable[[int], bool], delay: float) -> subprocess.CompletedProcess[str]:
     proc = subprocess.Popen(edgekit_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=edgekit_env(), stdin=subprocess.DEVNULL,
-                            preexec_fn=_default_sigint)
+                            preexec_fn=_default_sigint)  # noqa: PLW1509 - the test's own disposition
     deadline = time.monotonic() + 30
     while proc.poll() is None and not ready(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -78,7 +78,7 @@ def test_sigint_ignored_at_start_stays_ignored(default_model: Path) -> None:
     proc = subprocess.Popen(edgekit_cmd("run", "--duration", "1.5"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=edgekit_env(),
                             stdin=subprocess.DEVNULL,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509
     assert proc.stdout is not None
     proc.stdout.readline()  # running
     proc.send_signal(signal.SIGINT)  # as `nohup edgekit run &` would ignore it
