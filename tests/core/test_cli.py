@@ -47,7 +47,11 @@ def test_predict_json_prints_one_schema_line_per_image(digit_images):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [r["input"] for r in rows] == [p for p, _ in digit_images]
-    assert all(len(r["classes"]) == 2 and r["task"] == "classify" for r in rows)
+    assert all(1 <= len(r["classes"]) <= 2 and r["task"] == "classify" for r in rows)
+    assert all(c["score"] >= 0.0001 for r in rows for c in r["classes"]), "no class that reads 0.0"
+    every = _run("predict", model, *[p for p, _ in digit_images], "--json", "--top-k", "2",
+                 "--score-threshold", "0")
+    assert all(len(json.loads(line)["classes"]) == 2 for line in every.output.splitlines())
     correct = sum(r["classes"][0]["id"] == label for r, (_, label) in zip(rows, digit_images))
     assert correct >= 4
 
