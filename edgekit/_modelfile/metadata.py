@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._jsonout import dumps
 from ..errors import ModelInvalid
 from ..preprocess import COLOR_ORDERS, RESIZE_MODES
 
@@ -80,7 +81,7 @@ class ModelMetadata:
         return out
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+        return dumps(self.to_dict(), sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .._jsonout import dumps
 from ..errors import ConfigError
 from .common import echo_json
 
@@ -100,7 +101,7 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
     if saved is not None:
         report["compare"] = {"file": compare_to, **compare(report, saved)}
     if save:
-        Path(save).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        Path(save).write_text(dumps(report, indent=1) + "\n", encoding="utf-8")
     if as_json:
         echo_json(report)
     else:

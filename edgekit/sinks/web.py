@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import hmac
 import ipaddress
-import json
 import logging
 import socket
 import threading
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from .._jsonout import dumps
 from ..errors import ConfigError
 from ..results import FrameResult, StreamEvent, StreamStats
 from .overlay import annotate
@@ -191,10 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", PAGE.encode("utf-8"),
                        {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
         elif parts.path == "/results.json":
-            body = json.dumps(latest.snapshot(), separators=(",", ":")).encode("utf-8")
+            body = dumps(latest.snapshot()).encode("utf-8")
             self._send(200, "application/json", body)
         elif parts.path == "/healthz":
-            body = json.dumps({"status": "ok", "frames": latest.seq}).encode("utf-8")
+            body = dumps({"status": "ok", "frames": latest.seq}).encode("utf-8")
             self._send(200, "application/json", body)
         elif parts.path == "/snapshot.jpg":
             _, data = latest.jpeg(0, timeout=5.0)
