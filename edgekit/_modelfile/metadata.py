@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._jsonout import dumps
 from ..errors import ModelInvalid
 from ..preprocess import COLOR_ORDERS, RESIZE_MODES
 
@@ -81,7 +80,7 @@ class ModelMetadata:
         return out
 
     def to_json(self) -> bytes:
-        return dumps(self.to_dict(), sort_keys=True).encode("utf-8")
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
