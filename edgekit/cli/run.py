@@ -53,8 +53,9 @@ class _RunCommand(click.Command):
               help="The .tflite model (default, or 'default': the bundled digits classifier).")
 @click.option("--camera", is_flag=False, flag_value="0", default=None, metavar="[INDEX|/dev/videoN|picam]",
               help="A camera: V4L2 index or device (USB), or picam (CSI, via picamera2). Alone: 0.")
-@click.option("--source", default=None, metavar="SPEC",
-              help="demo (default) | video file | rtsp://, http:// URL | image | folder | glob.")
+@click.option("--source", default=None, metavar="SPEC", envvar="EDGEKIT_SOURCE",
+              help="demo (default) | video file | rtsp://, http:// URL | image | folder | glob "
+                   "(or env EDGEKIT_SOURCE, e.g. for a URL with a password).")
 @click.option("--width", type=click.IntRange(min=8), default=None, help="Requested frame width.")
 @click.option("--height", type=click.IntRange(min=8), default=None, help="Requested frame height.")
 @click.option("--fps", type=click.FloatRange(0, 1000, min_open=True), default=None,
@@ -125,7 +126,6 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
     """Load, open the sinks, run the stream to its end; the summary. Every sink is closed."""
     from .._stream.factory import stream
     from ..model import default_model_path
-    from ..sinks.queued import close_sinks
     from .sinks import build_sinks
 
     def stdout_closed() -> None:
@@ -135,11 +135,7 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
     with open_model(path, model_opts) as loaded:
         sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
                             on_stdout_closed=stdout_closed, **sink_opts)
-        try:
-            running = stream(loaded, spec, sinks=sinks, **limits)
-        except BaseException:
-            close_sinks(sinks)
-            raise
+        running = stream(loaded, spec, sinks=sinks, **limits)  # owns the sinks, even if it fails
         try:
             _announce(sinks, sink_opts.get("token"))
             with interrupt.stopping(running.stop):  # from now on a signal stops it cleanly
