@@ -126,6 +126,7 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
     """Load, open the sinks, run the stream to its end; the summary. Every sink is closed."""
     from .._stream.factory import stream
     from ..model import default_model_path
+    from ..sinks.queued import close_sinks
     from .sinks import build_sinks
 
     def stdout_closed() -> None:
@@ -135,7 +136,11 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
     with open_model(path, model_opts) as loaded:
         sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
                             on_stdout_closed=stdout_closed, **sink_opts)
-        running = stream(loaded, spec, sinks=sinks, **limits)  # owns the sinks, even if it fails
+        try:
+            running = stream(loaded, spec, sinks=sinks, **limits)  # owns them, even if it fails
+        except BaseException:  # ... but a Ctrl-C may land before it got them
+            close_sinks(sinks)  # idempotent
+            raise
         try:
             _announce(sinks, sink_opts.get("token"))
             with interrupt.stopping(running.stop):  # from now on a signal stops it cleanly
