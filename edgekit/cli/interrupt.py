@@ -97,6 +97,7 @@ def install(command: str | None) -> None:
 def stopping(stop: Callable[[str], Any]) -> Iterator[None]:
     """While inside, a signal (or :func:`request_stop`) calls ``stop(reason)`` instead of raising."""
     global _on_stop
+    _stop_code.clear()
     _on_stop = stop
     try:
         yield
