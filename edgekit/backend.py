@@ -28,10 +28,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .delegates import DelegateSpec, interpreter_kwargs
 from .errors import BackendMissing, ConfigError, EdgekitError, ModelIncompatible, ModelInvalid
 
-__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "map_error", "native_log_filter",
-           "resolve", "show_native_logs"]
+__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "delegate_kwargs", "map_error",
+           "native_log_filter", "resolve", "show_native_logs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,10 @@ class Backend:
         return None
 
     def interpreter_class(self) -> Any:
+        return self.interpreter_module().Interpreter
+
+    def interpreter_module(self) -> Any:
+        """The module holding ``Interpreter`` (and ``load_delegate``, ``OpResolverType``)."""
         problem = self.problem()
         if problem:
             raise BackendMissing(problem)
@@ -86,7 +91,7 @@ class Backend:
         if self.name == "tensorflow":  # its advice to move to ai-edge-litert is edgekit's to follow
             warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated",
                                     category=UserWarning)
-        return module.Interpreter
+        return module
 
 
 BACKENDS: dict[str, Backend] = {
@@ -200,23 +205,47 @@ def _numpy_version() -> str:
 
 
 def create_interpreter(
-    model: bytes, backend: Backend, threads: int | None = None, where: str = "model"
+    model: bytes, backend: Backend, threads: int | None = None, where: str = "model",
+    delegate: DelegateSpec | None = None,
 ) -> Any:
     """A native interpreter over ``model`` with tensors allocated.
 
-    XNNPACK is the default delegate of every backend's built-in op resolver; it
-    stays on. ``threads=None`` lets the backend decide.
+    XNNPACK is the default delegate of every backend's built-in op resolver; it stays
+    on unless ``delegate`` says otherwise (see :mod:`edgekit.delegates`).
+    ``threads=None`` lets the backend decide.
     """
-    cls = backend.interpreter_class()
+    module = backend.interpreter_module()
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be at least 1, got {threads}")
+    spec = delegate or DelegateSpec()
+    with native_log_filter():
+        extra = delegate_kwargs(spec, module, backend)
     try:
         with native_log_filter():
-            interpreter = cls(model_content=model, num_threads=threads)
+            interpreter = module.Interpreter(model_content=model, num_threads=threads, **extra)
             interpreter.allocate_tensors()
     except Exception as exc:  # noqa: BLE001 - every backend error is mapped here, once
         raise map_error(exc, backend, where) from exc
     return interpreter
+
+
+def delegate_kwargs(spec: DelegateSpec, module: Any, backend: Backend) -> dict[str, Any]:
+    """``Interpreter(...)`` keywords applying ``spec`` with ``backend``'s interpreter ``module``.
+
+    Raises:
+        BackendMissing: the delegate library is missing, or it loaded and failed to start.
+        ConfigError: the library is not a TFLite delegate.
+    """
+    api = module if hasattr(module, "load_delegate") else module.experimental  # tf.lite keeps them there
+    try:
+        return interpreter_kwargs(spec, api)
+    except EdgekitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the library loaded, then its delegate failed to start
+        hint = " (is an Edge TPU plugged in? lsusb shows 1a6e:089a or 18d1:9302)" \
+            if spec.kind == "edgetpu" else ""
+        raise BackendMissing(f"delegate {spec.name} did not start with {backend.package} "
+                             f"{backend.version() or '?'}: {_first_line(str(exc))}{hint}") from exc
 
 
 # -- native log lines -------------------------------------------------------------------

@@ -8,6 +8,7 @@ interpreter. Pre- and post-processing are the pure functions of
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from ._modelfile.reader import read_file_info, zip_files
 from ._modelfile.specs import ModelInfo, TensorSpec, guess_task, input_format
 from ._modelfile.validate import check_model
 from .backend import Backend, create_interpreter, map_error, resolve
+from .delegates import DelegateSpec, check_model_ops, parse_delegate
 from .errors import ConfigError, FrameInvalid, ModelIncompatible, ModelInvalid, ModelNotFound
 from .imagefile import read_image
 from .options import PredictOptions
@@ -31,6 +33,8 @@ from .preprocess import Transform, preprocess
 from .results import Latency, Prediction
 
 __all__ = ["Model", "default_model_path", "load"]
+
+log = logging.getLogger("edgekit")
 
 ModelSource = str | os.PathLike[str] | bytes
 
@@ -66,15 +70,20 @@ class Model:
         threads: int | None,
         options: PredictOptions,
         labels: Sequence[str] | str | os.PathLike[str] | None = None,
+        delegate: DelegateSpec | None = None,
     ) -> None:
         self._data = data
         self._where = where
         self._backend = backend
         self._threads = threads
+        self._delegate = delegate or DelegateSpec()
         self._lock = threading.Lock()
         file_info = read_file_info(data, where)
         self._metadata = md.read(file_info.metadata, where)
-        self._interpreter: Any = create_interpreter(data, backend, threads, where)
+        note = check_model_ops(self._delegate, (o.name for o in file_info.operators if o.custom), where)
+        self._interpreter: Any = create_interpreter(data, backend, threads, where, self._delegate)
+        if note:
+            log.warning("%s", note)
         self.inputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_input_details())
         self.outputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_output_details())
         self._labels, label_source = self._find_labels(labels, data)
@@ -138,6 +147,7 @@ class Model:
                 operators=self._file_info.operators, input_format=self._format,
                 metadata=self._metadata, description=self._file_info.description,
                 label_source=self._label_source, layout=getattr(self._layout, "name", None),
+                delegate=self._delegate.name,
             )
         return self._info
 
@@ -145,6 +155,11 @@ class Model:
     def threads(self) -> int | None:
         """Interpreter threads asked for (``None``: the backend's default, one with LiteRT)."""
         return self._threads
+
+    @property
+    def delegate(self) -> str:
+        """The delegate in use, as ``delegate=`` takes it (``"xnnpack"`` by default)."""
+        return self._delegate.name
 
     @property
     def data(self) -> bytes:
@@ -269,7 +284,8 @@ class Model:
         """
         self._require_open()
         labels = self._labels if self._label_source == "argument" else None
-        return Model(self._data, self._where, self._backend, self._threads, self.options, labels)
+        return Model(self._data, self._where, self._backend, self._threads, self.options, labels,
+                     self._delegate)
 
     def close(self) -> None:
         """Release the interpreter. Further calls raise ``ConfigError``."""
@@ -290,7 +306,7 @@ class Model:
     def __repr__(self) -> str:
         shape = list(self.inputs[0].shape) if self.inputs else []
         return (f"<edgekit.Model {self._where} task={self.task} input={shape} "
-                f"backend={self._backend.name}{' closed' if self.closed else ''}>")
+                f"backend={self._backend.name} delegate={self._delegate.name}{' closed' if self.closed else ''}>")
 
 
 def _is_image_input(inputs: tuple[TensorSpec, ...]) -> bool:
@@ -316,6 +332,7 @@ def load(
     device: str | None = None,
     isolate: bool = False,
     sha256: str | None = None,
+    delegate: str | DelegateSpec | None = None,
     **options: Any,
 ) -> Model:
     """Load a ``.tflite`` model from a path or bytes.
@@ -330,6 +347,9 @@ def load(
         isolate: Load and allocate the model in a child process first, so that a
             native crash on a hostile file becomes :class:`ModelInvalid`.
         sha256: Refuse the model unless its SHA-256 (hex) is this.
+        delegate: ``"xnnpack"`` (default), ``"none"`` (built-in kernels only), ``"edgetpu"``
+            (a Coral Edge TPU through ``libedgetpu.so.1``) or ``"PATH.so[:key=value,...]"``
+            (an external delegate library); see :mod:`edgekit.delegates`.
         **options: :class:`~edgekit.options.PredictOptions` fields — ``top_k``,
             ``score_threshold``, ``iou_threshold``, ``max_detections``, ``classes``,
             ``task``, ``layout``, ``normalize``, ``resize``, ``color``, ``activation``.
@@ -341,6 +361,7 @@ def load(
         ModelNotFound, ModelInvalid, ModelIncompatible, BackendMissing, ConfigError.
     """
     opts = PredictOptions(**options)
+    spec = parse_delegate(delegate)
     data, where = _read_source(source)
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
@@ -355,5 +376,7 @@ def load(
     if isolate:
         from ._modelfile.isolate import check_in_child
 
-        check_in_child(data, where, chosen, threads)
-    return Model(data, where, chosen, threads, opts, labels)
+        custom = (o.name for o in read_file_info(data, where).operators if o.custom)
+        check_model_ops(spec, custom, where)  # an Edge TPU model says so before a child tries it
+        check_in_child(data, where, chosen, threads, delegate=spec.name)
+    return Model(data, where, chosen, threads, opts, labels, spec)

@@ -118,3 +118,26 @@ def with_zip(model: bytes, files: dict[str, bytes], compression: int = zipfile.Z
 def ultralytics_names(names: dict[str, str] | list[str]) -> bytes:
     """An Ultralytics ``metadata.json`` holding ``names``."""
     return json.dumps({"names": names}).encode("utf-8")
+
+
+def edgetpu_compiled(model: bytes) -> bytes:
+    """``model`` rewritten the way ``edgetpu_compiler`` leaves a fully mapped graph: one
+    ``edgetpu-custom-op`` from the graph's inputs to its outputs (its payload is opaque here)."""
+    import flatbuffers
+
+    fb = _schema()
+    tree = fb.ModelT.InitFromPackedBuf(model, 0)
+    code = fb.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = fb.BuiltinOperator.CUSTOM
+    code.customCode = b"edgetpu-custom-op"
+    code.version = 1
+    tree.operatorCodes = [code]
+    graph = tree.subgraphs[0]
+    op = fb.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs, op.outputs = list(graph.inputs), list(graph.outputs)
+    op.customOptions = list(b"\x00" * 16)
+    graph.operators = [op]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

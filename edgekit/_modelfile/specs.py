@@ -101,6 +101,7 @@ class ModelInfo:
     description: str = ""
     layout: str | None = None
     label_source: str = "none"
+    delegate: str = "xnnpack"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +113,7 @@ class ModelInfo:
             "backend": self.backend,
             "backend_version": self.backend_version,
             "threads": self.threads,
+            "delegate": self.delegate,
             "task": self.task,
             "layout": self.layout,
             "labels": {"count": len(self.labels), "source": self.label_source,

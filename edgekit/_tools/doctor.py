@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
+
 __all__ = ["collect", "opencv_info", "render"]
 
 
@@ -55,6 +57,42 @@ def _backends() -> list[dict[str, Any]]:
         return [{"backend": b.name, "version": b.version(), "ok": None,
                  "error": "bundled model missing; cannot test"} for b in found]
     return backend_support(model, timeout=90.0)
+
+
+def _delegates() -> list[dict[str, Any]]:
+    """Each standard delegate tried on the bundled model (child processes), default backend."""
+    from ..backend import resolve
+    from ..errors import EdgekitError
+    from ..model import default_model_path
+    from .inspection import DELEGATES, delegate_support
+
+    try:
+        resolve()
+    except EdgekitError:
+        return []
+    return delegate_support(default_model_path(), DELEGATES, timeout=90.0)
+
+
+def edgetpu_devices(root: str = "/") -> list[str]:
+    """Coral Edge TPUs attached here: USB (1a6e:089a before its firmware loads, 18d1:9302 after)
+    and PCIe/M.2 (``/dev/apex_N``)."""
+    found = []
+    for vendor_file in sorted(glob.glob(os.path.join(root, "sys/bus/usb/devices/*/idVendor"))):
+        folder = os.path.dirname(vendor_file)
+        try:
+            ids = (Path(vendor_file).read_text().strip(), Path(folder, "idProduct").read_text().strip())
+        except OSError:
+            continue
+        if ids in (("1a6e", "089a"), ("18d1", "9302")):
+            found.append(f"usb {ids[0]}:{ids[1]}")
+    found += sorted(glob.glob(os.path.join(root, "dev/apex_*")))
+    return found
+
+
+def _edgetpu() -> dict[str, Any]:
+    from ..delegates import find_edgetpu_library
+
+    return {"library": find_edgetpu_library(), "devices": edgetpu_devices()}
 
 
 def _exists(path: str) -> bool:
@@ -113,12 +151,14 @@ def collect() -> dict[str, Any]:
     from .._device.thermal import read_thermal
 
     report: dict[str, Any] = {
-        "edgekit": _version("edgekit"),
+        "edgekit": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
         "numpy": numpy.__version__,
         "backends": _backends(),
+        "delegates": _delegates(),
+        "edgetpu": _edgetpu(),
         "opencv": opencv_info(),
         "cameras": sorted(glob.glob("/dev/video*")),
         "picamera2": importlib.util.find_spec("picamera2") is not None,
@@ -137,7 +177,8 @@ def collect() -> dict[str, Any]:
 
 def advice(report: dict[str, Any]) -> list[str]:
     """Concrete things to do, derived from a :func:`collect` report (pure: no I/O)."""
-    tips = _backend_advice(report) + _camera_advice(report) + _opencv_advice(report)
+    tips = _backend_advice(report) + _delegate_advice(report) + _camera_advice(report)
+    tips += _opencv_advice(report)
     tips += _device_advice(report)
     return tips
 
@@ -165,6 +206,34 @@ def _backend_advice(report: dict[str, Any]) -> list[str]:
     if report["machine"] in ("armv7l", "armv6l"):
         tips.append("32-bit ARM OS: ai-edge-litert ships no armv7l wheel and XNNPACK's AArch64 kernels are "
                     "faster; install the 64-bit Raspberry Pi OS (or another aarch64 distribution).")
+    return tips
+
+
+# Versions of ai-edge-litert tested where the newest crashed (aarch64 under emulation; see README).
+_LITERT_TESTED = {"aarch64": "1.4.0"}
+
+
+def _delegate_advice(report: dict[str, Any]) -> list[str]:
+    """A working alternative when the default path crashes, and the Edge TPU's state."""
+    tips: list[str] = []
+    delegates = {d["delegate"]: d for d in report.get("delegates") or []}
+    default = delegates.get("xnnpack") or next((b for b in report["backends"] if b.get("ok") is False), None)
+    if default is not None and default.get("ok") is False and "crashed" in str(default.get("error")):
+        if delegates.get("none", {}).get("ok"):
+            tips.append("The interpreter crashes with XNNPACK here but runs without it: add --delegate none "
+                        "(slower built-in kernels) to every command, or set EDGEKIT_DELEGATE=none.")
+        tested = _LITERT_TESTED.get(report["machine"])
+        if tested:
+            tips.append(f"ai-edge-litert crashed on this {report['machine']} CPU; version {tested} ran where "
+                        f"newer builds crashed: pip install 'ai-edge-litert=={tested}'.")
+    tpu = report.get("edgetpu") or {}
+    if tpu.get("devices") and not tpu.get("library"):
+        tips.append(f"A Coral Edge TPU is attached ({', '.join(tpu['devices'])}) but libedgetpu.so.1 is not "
+                    "installed: add Coral's apt repository and sudo apt install libedgetpu1-std, then run an "
+                    "Edge TPU-compiled model with --delegate edgetpu.")
+    elif tpu.get("library") and not tpu.get("devices"):
+        tips.append("libedgetpu is installed but no Edge TPU is attached (USB 1a6e:089a / 18d1:9302, or "
+                    "/dev/apex_0): plug it in (a USB 3 port) before --delegate edgetpu.")
     return tips
 
 
@@ -248,6 +317,13 @@ def render(report: dict[str, Any]) -> str:
                                       "error": "no backend installed"}]:
         state = {True: "works", False: f"FAILS: {b['error']}", None: b.get("error")}[b["ok"]]
         lines.append(f"backend    {b['backend']} {b.get('version') or ''}: {state}")
+    for d in report.get("delegates") or []:
+        state = "works" if d["ok"] else f"unavailable: {d['error']}"
+        lines.append(f"delegate   {d['delegate']} on {d['backend']}: {state}")
+    tpu = report.get("edgetpu") or {}
+    if tpu:
+        lines.append(f"edge tpu   library {tpu.get('library') or 'not installed'}; "
+                     f"devices {', '.join(tpu.get('devices') or []) or 'none'}")
     cv = report["opencv"]
     gui = "headless" if cv.get("headless") else f"GUI {cv.get('gui')}"
     lines.append(f"opencv     {cv.get('version')} ({gui}; video I/O: {', '.join(cv.get('video_io') or []) or 'none'})")

@@ -1,8 +1,8 @@
-"""What ``edgekit inspect`` prints, and which installed backends can run a model.
+"""What ``edgekit inspect`` prints, and which installed backends and delegates can run a model.
 
-Each backend is tried in its own child process (``python -m edgekit._tools.inspection
-MODEL BACKEND``): a native crash there cannot take the caller down, and
-TensorFlow never enters the caller's process.
+Each backend (and each delegate, on the default backend) is tried in its own child
+process (``python -m edgekit._tools.inspection MODEL BACKEND DELEGATE``): a native crash
+there cannot take the caller down, and TensorFlow never enters the caller's process.
 """
 
 from __future__ import annotations
@@ -15,20 +15,24 @@ from typing import Any
 
 from .._modelfile.specs import ModelInfo
 
-__all__ = ["backend_support", "metadata_lines", "render_info"]
+__all__ = ["DELEGATES", "backend_support", "delegate_support", "metadata_lines", "render_info"]
+
+# The delegates inspect and doctor try; an external PATH.so is tried when asked for.
+DELEGATES = ("xnnpack", "none", "edgetpu")
 
 
-def _try_backend(model: str, backend: str, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "edgekit._tools.inspection", model, backend]
+def _try_backend(model: str, backend: str, timeout: float, delegate: str = "xnnpack") -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "edgekit._tools.inspection", model, backend, delegate]
+    base = {"backend": backend, "delegate": delegate, "ok": False}
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return {"backend": backend, "ok": False, "error": f"timed out after {timeout:.0f} s"}
+        return {**base, "error": f"timed out after {timeout:.0f} s"}
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if lines:
         return json.loads(lines[-1])
-    return {"backend": backend, "ok": False,
-            "error": f"the interpreter crashed (exit {proc.returncode})"}
+    crash = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+    return {**base, "error": f"the interpreter crashed ({crash})"}
 
 
 def backend_support(model: str, timeout: float = 120.0) -> list[dict[str, Any]]:
@@ -43,21 +47,43 @@ def backend_support(model: str, timeout: float = 120.0) -> list[dict[str, Any]]:
     return results
 
 
-def _probe(model: str, backend: str) -> dict[str, Any]:
+def delegate_support(model: str, delegates: tuple[str, ...] = DELEGATES, backend: str | None = None,
+                     timeout: float = 120.0) -> list[dict[str, Any]]:
+    """For each delegate on ``backend`` (default: the first usable one):
+    ``{"delegate", "backend", "ok", "error", "note"}`` — each tried in a child process."""
+    from ..backend import resolve
+
+    name = resolve(backend).name
+    with ThreadPoolExecutor(max_workers=max(1, len(delegates))) as pool:
+        return list(pool.map(lambda d: _try_backend(model, name, timeout, d), delegates))
+
+
+def _probe(model: str, backend: str, delegate: str) -> dict[str, Any]:
+    import logging
+
     import numpy as np
 
     from ..errors import EdgekitError
     from ..model import load
 
+    notes: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(record.getMessage())
+
+    logging.getLogger("edgekit").addHandler(_Keep())
+    base = {"backend": backend, "delegate": delegate}
     try:
-        with load(model, backend=backend, task="raw") as loaded:
+        with load(model, backend=backend, task="raw", delegate=delegate) as loaded:
             loaded.run([np.zeros(s.shape, s.dtype) for s in loaded.inputs])
     except EdgekitError as exc:
-        return {"backend": backend, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    return {"backend": backend, "ok": True, "error": None}
+        return {**base, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {**base, "ok": True, "error": None, "note": notes[0] if notes else None}
 
 
-def render_info(info: ModelInfo, support: list[dict[str, Any]]) -> str:
+def render_info(info: ModelInfo, support: list[dict[str, Any]],
+                delegates: list[dict[str, Any]] | None = None) -> str:
     """A readable multi-line report of a model (``inspect --json`` has every field)."""
     lines = [f"model      {info.source}  ({info.size / 1024:.1f} KiB, sha256 {info.sha256[:12]}…)"]
     lines.append(f"task       {info.task}" + (f"  layout {info.layout}" if info.layout else ""))
@@ -78,7 +104,14 @@ def render_info(info: ModelInfo, support: list[dict[str, Any]]) -> str:
     for s in support:
         state = "runs" if s["ok"] else f"cannot run it: {s['error']}"
         lines.append(f"backend    {s['backend']} {s.get('version') or ''}: {state}")
+    for d in delegates or ():
+        state = "runs" + (f" ({d['note']})" if d.get("note") else "") if d["ok"] else _short(d["error"])
+        lines.append(f"delegate   {d['delegate']} on {d['backend']}: {state}")
     return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def metadata_lines(meta: dict[str, Any]) -> list[str]:
@@ -150,4 +183,4 @@ def _total(value: Any) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through backend_support
-    print(json.dumps(_probe(sys.argv[1], sys.argv[2])))
+    print(json.dumps(_probe(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "xnnpack")))

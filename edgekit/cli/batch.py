@@ -40,8 +40,9 @@ class Terminated(BaseException):
 class Summary:
     """Counts what a run did: processed, failed, per-label counts, rate."""
 
-    def __init__(self, skipped: int) -> None:
+    def __init__(self, skipped: int, energy: Any = None) -> None:
         self.skipped = skipped
+        self.energy = energy  # (Power, price_kwh, watts) for the cost line, or None
         self.processed = 0
         self.failed = 0
         self.missing: list[str] = []
@@ -76,10 +77,26 @@ class Summary:
             more = len(self.labels) - len(common)
             lines.append("labels: " + ", ".join(f"{name} {n}" for name, n in common)
                          + (f" (+{more} more)" if more > 0 else ""))
+        energy = self._energy(self.processed / elapsed)
+        if energy:
+            lines.append(energy)
         if stopped:
             lines.append(f"stopped by {stopped}; the output is complete up to here"
                          + (" — run again with --resume to continue" if resumable else ""))
         return "\n".join(lines)
+
+
+    def _energy(self, rate: float) -> str | None:
+        if self.energy is None or not self.processed:
+            return None
+        from .._device.energy import estimate
+
+        power, price, watts = self.energy
+        found = estimate(rate, power, price, watts)
+        if found is None:
+            return "energy: no load power figure for this device (pass --watts W to estimate it)"
+        origin = "--watts" if watts else "the device profile's published full-load figure"
+        return f"energy: {found.line()} (estimate from {origin}, {found.load_w:g} W)"
 
 
 @click.command("batch")
@@ -107,11 +124,16 @@ class Summary:
                    "small: much faster, scores may differ slightly from a full decode.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--watts", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Board power under load (W) for the summary's energy estimate (default: the device "
+                   "profile's published figure).")
+@click.option("--price-kwh", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Electricity price per kWh: the summary adds the cost per million items.")
 @model_options
 def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
               list_file: str | None, workers: int | None, interpreters: int | None,
               resume: bool, force: bool, engine: str, address: str | None, fast_decode: bool,
-              progress: bool | None, **kwargs: Any) -> None:
+              progress: bool | None, watts: float | None, price_kwh: float | None, **kwargs: Any) -> None:
     """Run MODEL on every image and video frame of INPUTS, in order, each once.
 
     INPUTS are image files, folders (recursive, sorted), globs ('photos/**/*.jpg')
@@ -137,7 +159,8 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
     with open_model(path, options) as loaded:
         writer, done = open_writer(out, resume=resume, force=force)
         with writer:
-            stopped, summary = _run(loaded, inputs, writer, done, progress, every=every,
+            stopped, summary = _run(loaded, inputs, writer, done, progress, _power(options, watts, price_kwh),
+                                    every=every,
                                     list_file=list_file, workers=workers, interpreters=interpreters,
                                     engine=engine, address=address, fast_decode=fast_decode)
     if stopped:
@@ -160,12 +183,20 @@ def _check_extras(engine: str, list_file: str | None) -> None:
         raise ConfigError(f"--list {list_file}: no such file")
 
 
+def _power(options: dict[str, Any], watts: float | None, price: float | None) -> Any:
+    """(Power, price, watts) for the summary: the detected board's (or --device's) figures."""
+    from .._device.profiles import detect_device, get_profile
+
+    profile = get_profile(options["device"]) if options.get("device") else detect_device()
+    return (profile.power if profile else None, price, watts)
+
+
 def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
-         progress: bool | None, **options: Any) -> tuple[str | None, Summary]:
+         progress: bool | None, energy: Any = None, **options: Any) -> tuple[str | None, Summary]:
     """Write every result; the signal that stopped the run (``"SIGINT"``, …) and the summary."""
     from .._batch.engine import batch
 
-    summary = Summary(skipped=len(done))
+    summary = Summary(skipped=len(done), energy=energy)
     bar = _Progress(progress if progress is not None else sys.stderr.isatty(), len(done))
     results = batch(model, inputs, skip=done, **options)
     stopped: str | None = None

@@ -14,7 +14,7 @@ from .._jsonout import json_line
 __all__ = ["MODEL_OPTION_NAMES", "echo_json", "model_argument", "model_options", "open_model"]
 
 MODEL_OPTION_NAMES = (
-    "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
+    "threads", "backend", "delegate", "labels", "device", "isolate", "model_sha256", "top_k",
     "score_threshold", "iou_threshold", "max_detections", "classes", "task", "layout",
     "normalize", "resize", "color",
 )
@@ -27,6 +27,9 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Interpreter threads (default: device profile, else backend default)."),
         click.option("--backend", default=None, envvar="EDGEKIT_BACKEND",
                      help="litert | tflite-runtime | tensorflow (default: first installed)."),
+        click.option("--delegate", default=None, envvar="EDGEKIT_DELEGATE", metavar="NAME",
+                     help="xnnpack (default) | none (built-in kernels, no XNNPACK) | edgetpu (Coral, "
+                          "libedgetpu.so.1) | PATH.so[:key=value,...] (an external delegate)."),
         click.option("--labels", type=click.Path(dir_okay=False), default=None,
                      help="Labels file, one per line (overrides the model's own)."),
         click.option("--device", default=None,
@@ -107,6 +110,7 @@ def open_model(path: str, opts: dict[str, Any]) -> Any:
         path,
         threads=options.pop("threads", None),
         backend=options.pop("backend", None),
+        delegate=options.pop("delegate", None),
         labels=options.pop("labels", None),
         device=options.pop("device", None),
         isolate=options.pop("isolate", False),

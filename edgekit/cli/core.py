@@ -18,25 +18,32 @@ __all__ = ["doctor_cmd", "inspect_cmd", "predict_cmd"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--backend", default=None, envvar="EDGEKIT_BACKEND", help="Backend used to load it.")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None, help="Labels file.")
-def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | None) -> None:
+@click.option("--delegate", default=None, envvar="EDGEKIT_DELEGATE", metavar="NAME",
+              help="Delegate used to load it (xnnpack | none | edgetpu | PATH.so[:k=v,...]); "
+                   "xnnpack, none and edgetpu are each tried in a child process too.")
+def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | None,
+                delegate: str | None) -> None:
     """Show a model's inputs, outputs, operators, metadata and which backends run it.
 
     MODEL may be 'default' for the bundled digits classifier. The text is a summary;
     --json prints every field, the whole metadata included.
     """
-    from .._tools.inspection import backend_support, render_info
+    from .._tools.inspection import DELEGATES, backend_support, delegate_support, render_info
 
     model = model_argument(model, click.get_current_context())
-    loaded = open_model(model, {"backend": backend, "labels": labels})
+    loaded = open_model(model, {"backend": backend, "labels": labels, "delegate": delegate})
     with loaded:
         info = loaded.info
     support = backend_support(model)
+    tried = DELEGATES + ((info.delegate,) if info.delegate not in DELEGATES else ())
+    delegates = delegate_support(model, tried, backend)
     if as_json:
         out = info.to_dict()
         out["backends"] = support
+        out["delegates"] = delegates
         echo_json(out)
         return
-    click.echo(render_info(info, support))
+    click.echo(render_info(info, support, delegates))
 
 
 @click.command("predict")

@@ -24,6 +24,18 @@ def _csv(value: str | None, kind: type = str) -> list[Any]:
         raise click.BadParameter(f"{value!r}: expected a comma-separated list") from exc
 
 
+def _delegate_list(value: str | None) -> list[str | None]:
+    """``xnnpack,none,lib.so:a=1,b=2`` → ``["xnnpack", "none", "lib.so:a=1,b=2"]`` (a ``key=value``
+    piece belongs to the library before it)."""
+    out: list[str | None] = []
+    for piece in _csv(value):
+        if piece is not None and "=" in piece and ":" not in piece and out and out[-1]:
+            out[-1] = f"{out[-1]},{piece}"
+        else:
+            out.append(piece)
+    return out
+
+
 def _expand_models(models: tuple[str, ...], device: str | None) -> list[str]:
     """The model files to measure, each checked first (as every command loads a model).
 
@@ -65,6 +77,15 @@ def _expand_models(models: tuple[str, ...], device: str | None) -> list[str]:
 @click.option("--backend", default=None, envvar="EDGEKIT_BACKEND",
               help="Backend, or a comparison: litert,tensorflow (default: first installed).")
 @click.option("--device", default=None, help="Device profile name or 'auto': threads and model variant.")
+@click.option("--delegate", default=None, envvar="EDGEKIT_DELEGATE",
+              help="Delegate, or a comparison: xnnpack,none (also edgetpu, PATH.so[:k=v]; default xnnpack).")
+@click.option("--throughput-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="How long to measure throughput with every core busy (0: skip).")
+@click.option("--watts", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Board power under load (W) for the energy estimate, e.g. a USB meter reading "
+                   "(default: the device profile's published figure).")
+@click.option("--price-kwh", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Electricity price per kWh: adds the cost per million inferences.")
 @click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True, help="Minimum timed runs.")
 @click.option("--min-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Minimum timed duration.")
@@ -82,6 +103,7 @@ def _expand_models(models: tuple[str, ...], device: str | None) -> list[str]:
 @click.option("--compare", "compare_to", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Compare with a report saved by --save (ratios now/saved).")
 def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None, device: str | None,
+              delegate: str | None, throughput_seconds: float, watts: float | None, price_kwh: float | None,
               runs: int, min_seconds: float, warmup_seconds: float, max_seconds: float,
               pipeline: str | None, pipeline_seconds: float, as_json: bool, save: str | None,
               compare_to: str | None) -> None:
@@ -93,6 +115,7 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
     from .._device.profiles import get_profile
     from .._tools.bench import BenchSpec, run_bench
     from .._tools.bench_report import compare, render, render_compare
+    from ..delegates import parse_delegate
 
     saved = _read_report(compare_to) if compare_to else None
     thread_list = _csv(threads, int)
@@ -100,16 +123,23 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
         thread_list = [get_profile(device or "auto").threads]
     if any(t is not None and t < 1 for t in thread_list):
         raise click.BadParameter("threads must be >= 1", param_hint="--threads")
-    specs = [BenchSpec(m, b, t, runs, min_seconds, warmup_seconds, max_seconds, pipeline, pipeline_seconds)
-             for m in _expand_models(models, device) for b in _csv(backend) for t in thread_list]
+    delegates = _delegate_list(delegate)
+    for name in delegates:
+        parse_delegate(name)  # a typo is a usage error before anything is measured
+    specs = [BenchSpec(m, b, t, runs, min_seconds, warmup_seconds, max_seconds, pipeline, pipeline_seconds,
+                       d, throughput_seconds)
+             for m in _expand_models(models, device) for b in _csv(backend) for t in thread_list
+             for d in delegates]
 
     def progress(row: dict[str, Any]) -> None:
         if not as_json:
             state = row.get("error") or f"p50 {row['latency_ms']['p50']:.2f} ms"
-            click.echo(f"measured {row['name']} {row.get('backend')} threads={row.get('threads')}: {state}",
-                       err=True)
+            if not row.get("error") and row.get("throughput"):
+                state += f", {row['throughput']['ips']:.1f} inferences/s"
+            click.echo(f"measured {row['name']} {row.get('backend')} {row.get('delegate') or 'xnnpack'} "
+                       f"threads={row.get('threads')}: {state}", err=True)
 
-    report = run_bench(specs, on_row=progress)
+    report = run_bench(specs, on_row=progress, price_kwh=price_kwh, watts=watts)
     if saved is not None:
         report["compare"] = {"file": compare_to, **compare(report, saved)}
     if save:
@@ -180,6 +210,12 @@ def _describe(p: Any) -> str:
         figure = f"{r.latency_ms:g} ms" if r.latency_ms is not None else "no published figure"
         lines.append(f"  reference  {r.model} {r.precision} {r.threads} threads, {r.runtime}: {figure}"
                      + (f" — {r.source}" if r.source else "") + (f" ({r.note})" if r.note else ""))
+    power = p.power
+    if power.idle_w or power.load_w:
+        figures = ", ".join(f"{k} {v:g} W" for k, v in (("idle", power.idle_w), ("load", power.load_w)) if v)
+        lines.append(f"  power      {figures} — {power.source}" + (f" ({power.note})" if power.note else ""))
+    else:
+        lines.append("  power      no published figure: pass bench/batch --watts for energy estimates")
     if p.notes:
         lines.append(f"  notes      {p.notes}")
     return "\n".join(lines)
