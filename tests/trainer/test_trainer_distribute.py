@@ -186,7 +186,6 @@ The error could be from a previous operation. Restart your program to reset.
 
 def test_tensorflow_cluster_failures_become_one_cluster_error_line() -> None:
     import tensorflow as tf
-
     from edgekit_trainer.distribute import cluster_errors
 
     worker = parse_tf_config(_tf_config(["127.0.0.1:5000", "127.0.0.1:5001"], index=1))
@@ -197,6 +196,11 @@ def test_tensorflow_cluster_failures_become_one_cluster_error_line() -> None:
         "127.0.0.1:5000 (Collective ops is aborted by: Socket closed); the last finished epoch is kept: "
         "restart every worker to resume from it")
     assert lost.value.resumable
+    own_node = ("{{function_node __wrapped__CollectiveReduceV2_device_/job:worker/replica:0/task:1/device:CPU:0}} "
+                "Collective ops is aborted by: recvmsg:Connection reset by peer [Op:CollectiveReduceV2]")
+    with pytest.raises(ClusterError, match=r"lost contact with the other workers \(Collective ops is aborted by: "
+                       r"recvmsg:Connection reset by peer\); the last"), cluster_errors(worker):
+        raise tf.errors.UnavailableError(None, None, own_node)  # names only this worker's own task
     barrier = "Barrier timed out. Id: [Init]Wait_for_all_tasks_to_register::0.\n# of tasks: 1/2."
     with pytest.raises(ClusterError, match=r"did not form within 7 s \(Barrier timed out") as late, \
             cluster_errors(worker, 7, joining=True):

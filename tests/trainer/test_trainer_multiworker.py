@@ -91,10 +91,10 @@ def _epochs_backed_up(run: Path) -> int:
 def test_a_run_whose_chief_is_killed_resumes_on_both_workers_and_finishes(
         digits: Path, tmp_path: Path) -> None:
     run, ports = tmp_path / "run", workers.free_ports(2)
-    first = [workers.start([str(digits), *TINY, "--epochs", "4", "--out", str(run), "--strategy", "multiworker"],
+    first = [workers.start([str(digits), *TINY, "--epochs", "3", "--out", str(run), "--strategy", "multiworker"],
                            tmp_path / f"first-w{i}", ports, i) for i in range(2)]
     try:
-        assert workers.wait_for(lambda: _epochs_backed_up(run) >= 2, TIMEOUT, first), first[0].stderr[-2000:]
+        assert workers.wait_for(lambda: _epochs_backed_up(run) >= 1, TIMEOUT, first), first[0].stderr[-2000:]
         before = json.loads((run / "backup" / "state.json").read_text())["history"]
         os.killpg(first[0].proc.pid, signal.SIGKILL)  # the chief, which writes the run and its checkpoints
         codes = workers.wait(first, 120)
@@ -102,7 +102,8 @@ def test_a_run_whose_chief_is_killed_resumes_on_both_workers_and_finishes(
         workers.stop(first)
     assert codes[1] == 8, first[1].stderr[-2000:]  # the survivor stops with one line, no hang
     assert first[1].last_error_line.startswith("ClusterError: worker 1 of 2 at 127.0.0.1:")
-    assert "lost contact with worker 0 at 127.0.0.1:" in first[1].last_error_line
+    assert re.search(r"lost contact with (worker 0 at 127\.0\.0\.1:\d+|the other workers) \(",
+                     first[1].last_error_line)  # TensorFlow does not always say which peer went
     assert f"(on every worker: edgekit train --resume {run})" in first[1].last_error_line
     assert _prov(run)["status"] == "training"
 
@@ -110,10 +111,10 @@ def test_a_run_whose_chief_is_killed_resumes_on_both_workers_and_finishes(
     again = [workers.start(["--resume", str(run)], tmp_path / f"again-w{i}", ports, i) for i in range(2)]
     codes = workers.wait(again, TIMEOUT)
     assert codes == [0, 0], again[0].stderr[-2000:] + again[1].stderr[-2000:]
-    resumed_at = int(re.search(r"Epoch (\d+)/4", again[0].stdout).group(1))  # type: ignore[union-attr]
-    assert resumed_at >= 3  # from the checkpoint, not from the first epoch
+    resumed_at = int(re.search(r"Epoch (\d+)/3", again[0].stdout).group(1))  # type: ignore[union-attr]
+    assert resumed_at >= 2  # from the checkpoint, not from the first epoch
     history = json.loads((run / "history.json").read_text())
-    assert len(history["val_loss"]) == 4 and history["val_loss"][:2] == before["val_loss"][:2]
+    assert len(history["val_loss"]) == 3 and history["val_loss"][:1] == before["val_loss"][:1]
     prov = _prov(run)
     assert prov["status"] == "complete" and len(prov["resumed"]) == 1
     assert {p.name for p in run.iterdir()} == ARTEFACTS

@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,7 +194,9 @@ def make_strategy(name: str, worker: Worker, join_timeout: float = 120.0) -> Any
     """The ``tf.distribute`` strategy for ``name``.
 
     ``mirrored`` uses every GPU, else every logical CPU device; ``multiworker`` joins the
-    cluster of ``worker`` (waiting up to ``join_timeout`` seconds for every worker).
+    cluster of ``worker`` (waiting up to ``join_timeout`` seconds for every worker). The
+    timeouts take effect only if TensorFlow has not run anything yet in this process (as in
+    ``edgekit train``); afterwards TensorFlow keeps its own, untimed, coordination.
 
     Raises:
         ClusterError: the cluster did not form in time, or this worker's server cannot start.
@@ -212,7 +215,8 @@ def make_strategy(name: str, worker: Worker, join_timeout: float = 120.0) -> Any
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     # TensorFlow's preemption notifier takes SIGTERM over (and ignores it); give it back,
     # so `kill` and service managers stop a worker as they stop any other process.
-    signal.signal(signal.SIGTERM, sigterm if sigterm is not None else signal.SIG_DFL)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, sigterm if sigterm is not None else signal.SIG_DFL)
     return strategy
 
 
@@ -222,19 +226,20 @@ _NOISE = ("Graph execution error", "Detected at node", "File ", "Additional GRPC
 
 def _reason(text: str) -> str:
     """The line of a TensorFlow error that says what happened (not where)."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith((" ", "\t"))]
     useful = [line for line in lines if not line.startswith(_NOISE)] or lines or ["no details"]
-    return useful[0].split(" [Op:")[0].rstrip(".")[:200]
+    return useful[0].split(" [Op:")[0].rstrip(".:")[:200]
 
 
 def _peer(text: str, worker: Worker) -> str | None:
-    """``"worker N at host:port"`` for the first cluster task named in ``text``, if any."""
-    match = re.search(r"/job:(chief|worker)/replica:\d+/task:(\d+)", text)
-    if not match:
-        return None
+    """``"worker N at host:port"`` for the first other worker named in ``text``, if any."""
     chiefs = 1 if worker.task[0] == "chief" else worker.index - worker.task[1]
-    index = int(match.group(2)) + (chiefs if match.group(1) == "worker" else 0)
-    return f"worker {index} at {worker.addresses[index]}" if index < len(worker.addresses) else None
+    for job, task in re.findall(r"/job:(chief|worker)(?:/replica:\d+)?/task:(\d+)", text):
+        index = int(task) + (chiefs if job == "worker" else 0)
+        if index != worker.index and index < len(worker.addresses):
+            return f"worker {index} at {worker.addresses[index]}"
+    return None
 
 
 @contextlib.contextmanager

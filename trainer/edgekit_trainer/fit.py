@@ -116,6 +116,13 @@ def _tf() -> Any:
     return tf
 
 
+def make_strategy(name: str) -> Any:
+    """The ``tf.distribute`` strategy for ``name`` (kept for callers of this module; new code uses
+    :func:`edgekit_trainer.distribute.make_strategy` with :func:`~edgekit_trainer.distribute.this_worker`)."""
+    _tf()
+    return distribute.make_strategy(name, distribute.this_worker(name))
+
+
 def _augmenter(keras: Any, spec: ImageSpec, flip: bool, seed: int) -> Any:
     layers: list[Any] = [keras.Input((spec.size, spec.size, spec.channels))]
     if flip:
