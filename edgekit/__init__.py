@@ -5,6 +5,8 @@
 >>> pred = model.predict(frame)          # BGR uint8 array or an image path
 >>> for r in edgekit.stream(model, source=0): ...
 >>> for r in edgekit.batch(model, ["photos/"]): ...
+>>> rule = edgekit.Rule.parse("person>=0.6 for 3/5")          # act on it: rules and actions
+>>> edgekit.stream(model, 0, rules=[rule], sinks=[edgekit.Snapshots("events/")]).run()
 """
 
 from __future__ import annotations
@@ -47,10 +49,13 @@ from .results import (
 __all__ = [
     "BBox",
     "BackendMissing",
+    "Capture",
     "Classification",
+    "Clips",
     "ConfigError",
     "Detection",
     "EdgekitError",
+    "Exec",
     "ExtraMissing",
     "FrameInvalid",
     "FrameResult",
@@ -67,12 +72,16 @@ __all__ = [
     "ModelNotFound",
     "PredictOptions",
     "Prediction",
+    "Retention",
+    "Rule",
+    "Snapshots",
     "SourceError",
     "SourceOpenError",
     "SourceStalled",
     "StreamEvent",
     "StreamStats",
     "TensorSpec",
+    "Zone",
     "__version__",
     "batch",
     "check_model",
@@ -92,6 +101,14 @@ _LAZY = {
     "choose_variant": "_device.variants",
     "detect_device": "_device.profiles",
     "get_profile": "_device.profiles",
+    # acting on results (rules, actions): light, but not needed by every script
+    "Capture": "_actions",
+    "Clips": "_actions",
+    "Exec": "_actions",
+    "Retention": "_actions",
+    "Rule": "_actions",
+    "Snapshots": "_actions",
+    "Zone": "_actions",
 }
 
 
