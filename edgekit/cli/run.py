@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from .actions import ExecCommand, action_options, check_action_options, pop_action_options
 from .common import model_options, open_model, pop_model_options
 
 __all__ = ["run_cmd"]
@@ -61,7 +62,7 @@ def _install_signals(stop: Any | None) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-@click.command("run")
+@click.command("run", cls=ExecCommand)
 @click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), default=None,
               help="The .tflite model (default: the bundled digits classifier).")
 @click.option("--camera", is_flag=False, flag_value="0", default=None, metavar="[INDEX|/dev/videoN|picam]",
@@ -87,6 +88,7 @@ def _install_signals(stop: Any | None) -> None:
               show_default=True, help="Seconds without a frame before a live source is reopened.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr at the end.")
 @_sink_options
+@action_options
 @model_options
 def run_cmd(model_path: str | None, camera: str | None, source: str | None, width: int | None,
             height: int | None, fps: float | None, loop: bool, realtime: bool,
@@ -106,6 +108,8 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
       edgekit run --camera picam --serve 8080
       edgekit run --source rtsp://192.168.1.20/stream --mqtt mqtt://localhost --topic cam/1
       edgekit run --source clip.mp4 --out results.jsonl --save annotated.mp4
+      edgekit run --model detect.tflite --camera 0 --when 'person>=0.6 for 3/5' \\
+          --zone 0,240,640,480 --cooldown 30 --snapshots events/ --exec notify-send person
     """
     from .._stream.factory import stream
     from ..model import default_model_path
@@ -115,16 +119,23 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
 
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)
+    action_opts = pop_action_options(kwargs)
     spec = _source_spec(camera, source)
     # Check the source spec before anything is opened or created (--out, --save files).
     source_factory(spec, SourceOptions(width, height, fps, loop, realtime, stall_timeout))
     check_sink_options(**sink_opts)
+    check_action_options(sink_opts.get("mqtt"), **action_opts)
     _install_signals(None)
     try:
         with open_model(model_path or default_model_path(), model_opts) as loaded:
-            sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=fps, **sink_opts)
+            rules, sinks = _actions(loaded, sink_opts, action_opts)
             try:
-                running = stream(loaded, spec, sinks=sinks, width=width, height=height, fps=fps,
+                sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=fps, **sink_opts) + sinks
+            except BaseException:
+                close_sinks(sinks)
+                raise
+            try:
+                running = stream(loaded, spec, sinks=sinks, rules=rules, width=width, height=height, fps=fps,
                                  loop=loop, realtime=realtime, max_fps=max_fps, every=every,
                                  max_frames=max_frames, duration=duration,
                                  stall_timeout=stall_timeout)
@@ -139,3 +150,12 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
         return
     if not quiet:
         click.echo(summary.line(), err=True)
+
+
+def _actions(model: Any, sink_opts: dict[str, Any], action_opts: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """The rules and the action sinks (snapshots, --exec, --capture, Home Assistant), queued."""
+    from ..sinks.queued import QueuedSink
+    from .actions import build_actions
+
+    rules, sinks = build_actions(model, sink_opts, **action_opts)
+    return rules, [QueuedSink(s, maxsize=getattr(s, "queue_size", 16)) for s in sinks]
