@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import sys
 import time
 
-import paho.mqtt.client as mqtt
-
 import edgekit
+from edgekit.sinks import MqttSink
 
 
 def main() -> None:
@@ -31,36 +31,34 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     args = parser.parse_args()
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edgekit-counter")
-    client.connect_async(args.mqtt_host, args.mqtt_port)
-    client.loop_start()  # connects (and reconnects) in the background
+    try:
+        model = edgekit.load(args.model or edgekit.default_model_path())
+        # One rule per label: it turns on each time the label appears (and off when it goes).
+        rules = [edgekit.Rule(label, min_score=args.min_score) for label in model.labels]
+        # Connects (and reconnects) in the background; messages wait while the broker is away.
+        mqtt = MqttSink(f"mqtt://{args.mqtt_host}:{args.mqtt_port}", topic=args.topic, qos=1,
+                        close_timeout=5.0)
+    except edgekit.EdgekitError as exc:
+        sys.exit(f"{type(exc).__name__}: {exc}")
 
     counts: collections.Counter[str] = collections.Counter()
-    previous: str | None = None
     window_start = time.time()
 
-    def publish(now: float, fps: float) -> mqtt.MQTTMessageInfo:
+    def publish(now: float, fps: float) -> None:
         message = {"from": round(window_start, 3), "to": round(now, 3), "counts": dict(counts),
                    "fps": round(fps, 1)}
-        return client.publish(args.topic, json.dumps(message), qos=1)
+        mqtt.publish(args.topic, json.dumps(message).encode())
 
     source = int(args.source) if args.source.isdigit() else args.source
-    with edgekit.stream(args.model, source, duration=args.duration) as results:
-        for result in results:
-            best = result.prediction.top
-            label = (best.label or str(best.id)) if best and best.score >= args.min_score else None
-            if label is not None and label != previous:
-                counts[label] += 1
-            previous = label
+    with mqtt, model, edgekit.stream(model, source, rules=rules, events=True, duration=args.duration) as items:
+        for item in items:
+            if isinstance(item, edgekit.StreamEvent) and item.event == "rule" and item.state == "on":
+                counts[item.label] += 1  # type: ignore[index]
             if time.time() - window_start >= args.interval:
-                publish(time.time(), results.stats.fps)
+                publish(time.time(), items.stats.fps)
                 counts.clear()
                 window_start = time.time()
-        last = publish(time.time(), results.stats.fps)  # the last, partial window
-    if client.is_connected():
-        last.wait_for_publish(timeout=5)
-    client.loop_stop()
-    client.disconnect()
+        publish(time.time(), items.stats.fps)  # the last, partial window
 
 
 if __name__ == "__main__":

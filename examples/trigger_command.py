@@ -6,39 +6,16 @@
 
 Everything after ``--`` is the command and its arguments. It is run directly
 (an argument list, never through a shell), at most once per --cooldown seconds,
-and again only after the label went away.
+and again only after the label went away (an ``edgekit.Rule`` run by ``edgekit.Exec``).
+``edgekit run --when 'seven>=0.6 for 5/8' --cooldown 10 --exec CMD ARGS...`` does the same.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import subprocess
 import sys
-import time
 
 import edgekit
-
-
-class Trigger:
-    """Fires once when ``label`` is in at least ``hold`` of the last ``window`` frames."""
-
-    def __init__(self, label: str, hold: int, window: int, cooldown: float) -> None:
-        self.label, self.hold, self.cooldown = label, hold, cooldown
-        self.recent: collections.deque[bool] = collections.deque(maxlen=window)
-        self.armed = True
-        self.last_fired = float("-inf")
-
-    def update(self, seen: bool, now: float) -> bool:
-        """Record one frame; True when the command should run now."""
-        self.recent.append(seen)
-        holding = sum(self.recent) >= self.hold
-        if not holding and not any(self.recent):
-            self.armed = True  # the label went away: the next hold fires again
-        if holding and self.armed and now - self.last_fired >= self.cooldown:
-            self.armed, self.last_fired = False, now
-            return True
-        return False
 
 
 def main() -> None:
@@ -57,18 +34,22 @@ def main() -> None:
     if not command or args.hold > args.of:
         parser.error("give a command after --, and --hold <= --of")
 
-    trigger = Trigger(args.label, args.hold, args.of, args.cooldown)
     source = int(args.source) if args.source.isdigit() else args.source
-    with edgekit.stream(args.model, source, max_frames=args.max_frames) as results:
-        for result in results:
-            best = result.prediction.top
-            seen = best is not None and best.score >= args.min_score and \
-                (best.label or str(best.id)) == args.label
-            if trigger.update(seen, time.monotonic()):
-                print(f"frame {result.frame}: {args.label} held, running {command[0]}", flush=True)
-                done = subprocess.run(command, check=False, timeout=60)
-                if done.returncode:
-                    print(f"{command[0]} exited with {done.returncode}", file=sys.stderr)
+    try:
+        # On when the label is in --hold of the last --of frames; again only after it went away.
+        rule = edgekit.Rule(args.label, min_score=args.min_score, hits=args.hold, window=args.of,
+                            cooldown=args.cooldown)
+        # Runs the command off the stream's thread (one at a time, stopped after 60 s); a missing
+        # command is an error here, before the camera opens. At the end, waits for it to finish.
+        with edgekit.Exec(command, timeout=60, close_timeout=60) as runner, \
+                edgekit.stream(args.model, source, rules=[rule], events=True,
+                               max_frames=args.max_frames) as items:
+            for item in items:
+                if isinstance(item, edgekit.StreamEvent) and item.event == "rule" and item.state == "on":
+                    print(f"frame {item.frame}: {args.label} held, running {command[0]}", flush=True)
+                    runner.write(item)  # the event reaches the command as JSON on stdin and EDGEKIT_* variables
+    except edgekit.EdgekitError as exc:
+        sys.exit(f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ under a hidden temporary name, renamed into place when the clip is complete.
 from __future__ import annotations
 
 import collections
+import errno
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from ..errors import ConfigError
 from .storage import temp_path
 
 __all__ = ["ClipPlan", "ClipWriter", "Clips", "JpegRing"]
+
+RESERVE = 1 << 20  # bytes a clip leaves free on the disk: the muxer must not run into a full one
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +160,7 @@ class ClipWriter:
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         import cv2
 
-        self.path, self.size, self.frames = path, size, 0
+        self.path, self.size, self.frames, self.jpeg_bytes = path, size, 0, 0
         self._tmp = temp_path(path)
         fourcc = cv2.VideoWriter_fourcc(*"MJPG")
         raw = getattr(cv2, "VIDEOWRITER_PROP_RAW_VIDEO", None)
@@ -173,11 +177,19 @@ class ClipWriter:
         self._writer = writer
 
     def add(self, jpeg: bytes, size: tuple[int, int]) -> None:
-        """Append one frame (frames of another size are skipped)."""
+        """Append one frame (frames of another size are skipped).
+
+        Raises:
+            OSError: ``ENOSPC`` when the frame would leave less than 1 MB free on the
+                disk (the muxer would fail on a full disk, noisily and unreported).
+        """
         if size != self.size:
             return
+        if shutil.disk_usage(self._tmp.parent).free < len(jpeg) + RESERVE:
+            raise OSError(errno.ENOSPC, "the disk is (nearly) full", str(self._tmp))
         if self._raw:
             self._writer.write(np.frombuffer(jpeg, np.uint8).reshape(1, -1))
+            self.jpeg_bytes += len(jpeg)
         else:
             import cv2
 
@@ -188,13 +200,17 @@ class ClipWriter:
         """Close the container and rename it into place; return its size in bytes.
 
         Raises:
-            OSError: Nothing usable was written (the temporary file is removed).
+            OSError: Nothing usable was written, or less than was given (the muxer does
+                not report a full disk; a short file does). The temporary file is removed.
         """
         self._writer.release()
         try:
             size = self._tmp.stat().st_size
             if not self.frames or not size:
                 raise OSError(f"{self._tmp}: no frames written")
+            if size < 0.95 * self.jpeg_bytes:
+                raise OSError(errno.ENOSPC, f"clip cut short ({size} of {self.jpeg_bytes} bytes on disk)",
+                              str(self._tmp))
             with open(self._tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(self._tmp, self.path)

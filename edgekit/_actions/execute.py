@@ -83,6 +83,8 @@ class Exec:
         states: Which rule events run it: ``("on",)`` (default), ``("off",)`` or both.
         rules: Only events of these rule names (default: every rule).
         snapshot_wait: Seconds to wait for the event's snapshot file before the run.
+        close_timeout: Seconds :meth:`close` lets a running command finish before it is
+            stopped (a stream closes its sinks within about a second).
 
     Attributes:
         runs, failures, timeouts, skipped: Commands started, that exited non-zero,
@@ -96,14 +98,14 @@ class Exec:
 
     def __init__(self, command: Sequence[str], *, timeout: float = 30.0,
                  states: Iterable[str] = ("on",), rules: Iterable[str] | None = None,
-                 snapshot_wait: float = 2.0) -> None:
+                 snapshot_wait: float = 2.0, close_timeout: float = 1.0) -> None:
         self.argv = resolve_command(command)
         if not timeout > 0:
             raise ConfigError(f"a command's timeout must be > 0 s, got {timeout}")
         self.states = tuple(states)
         if not self.states or any(s not in STATES for s in self.states):
             raise ConfigError(f"states must be 'on' and/or 'off', got {self.states}")
-        self.timeout, self.snapshot_wait = timeout, snapshot_wait
+        self.timeout, self.snapshot_wait, self.close_timeout = timeout, snapshot_wait, close_timeout
         self.rules = None if rules is None else frozenset(rules)
         self.name = f"exec:{os.path.basename(self.argv[0])}"
         self.runs = self.failures = self.timeouts = self.skipped = 0
@@ -185,9 +187,10 @@ class Exec:
             self.failures += 1
             log.warning("%s: exited with %d", self.name, code)
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Let a running command finish (at most ``timeout`` s, then stop it); end the thread."""
-        deadline = time.monotonic() + timeout
+    def close(self, timeout: float | None = None) -> None:
+        """Let a running command finish (at most ``timeout`` s, default ``close_timeout``,
+        then stop it); end the thread."""
+        deadline = time.monotonic() + (self.close_timeout if timeout is None else timeout)
         with self._cond:
             self._closing = True
             self._job = None

@@ -148,7 +148,16 @@ class Snapshots:
             return
         kept = self._ring.add(ts, image)
         if kept is not None and self._writer is not None:
-            self._writer.add(kept[1], kept[2])
+            self._add(kept[1], kept[2], ts)
+
+    def _add(self, jpeg: bytes, size: tuple[int, int], ts: float) -> None:
+        assert self._writer is not None
+        try:
+            self._writer.add(jpeg, size)
+        except OSError as exc:
+            self._writer.abort()
+            self._writer = None
+            self.storage.failed(exc, ts)
 
     def _clip_event(self, event: StreamEvent, clip: str) -> None:
         assert self._plan is not None and self._ring is not None and self.clip_options is not None
@@ -173,7 +182,8 @@ class Snapshots:
             self.storage.failed(exc, event.ts)
             return
         for _, jpeg, size in frames:
-            self._writer.add(jpeg, size)
+            if self._writer is not None:
+                self._add(jpeg, size, event.ts)
 
     def _finish(self) -> None:
         writer, self._writer = self._writer, None
@@ -183,10 +193,6 @@ class Snapshots:
             writer.finish()
         except OSError as exc:
             self.storage.failed(exc, time.time())
-            return
-        if self.storage.free_mb() < self.storage.min_free_mb:  # the muxer does not report ENOSPC
-            writer.path.unlink(missing_ok=True)
-            self.storage.writable(time.time())
             return
         self.clips_written += 1
         self.storage.done()

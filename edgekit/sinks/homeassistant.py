@@ -122,6 +122,11 @@ class HomeAssistantSink:
         self.node = object_id(device)
         self.base = base or f"edgekit/{self.node}"
         self.rules, self.labels = tuple(rules), tuple(dict.fromkeys(labels))
+        for kind, names in (("rules", self.rules), ("labels", self.labels)):
+            ids = [object_id(n) for n in names]
+            clash = sorted({n for n, i in zip(names, ids) if ids.count(i) > 1})
+            if clash:
+                raise ConfigError(f"{kind} {clash} get the same Home Assistant id; rename one")
         self.snapshot_interval, self.min_interval = snapshot_interval, min_interval
         self.configs = discovery_configs(self.node, device, self.base, prefix, self.rules,
                                          self.labels, model)

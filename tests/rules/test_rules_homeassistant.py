@@ -196,3 +196,8 @@ def test_run_with_ha_discovery_and_rules_publishes_it_all(broker: Broker, tmp_pa
     states = {t: p for t, p in got.items() if t.startswith("edgekit/desk/rule/") and t.endswith("/state")}
     assert states and set(states.values()) <= {b"ON", b"OFF"}
     assert "edgekit/desk/snapshot" in got
+
+
+def test_names_that_would_share_an_entity_id_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"rules \['a b', 'a_b'\] get the same Home Assistant id"):
+        HomeAssistantSink("mqtt://127.0.0.1:1", rules=["a b", "a_b"])

@@ -32,6 +32,12 @@ def test_a_rule_turns_on_at_the_nth_match_of_m_frames_and_off_after_m_misses() -
     assert _run(Rule("cat", hits=3, window=5), seen) == [(3, "on"), (8, "off")]
 
 
+def test_a_hold_fires_once_and_again_only_after_the_label_went_away() -> None:
+    # The sequence examples/trigger_command.py was written against (its own class before Rule).
+    seen = [True, False, True, True, True, True, False, False, False, False, False, True, True, True]
+    assert [f for f, state in _run(Rule("cat", hits=3, window=5), seen) if state == "on"] == [3, 13]
+
+
 def test_single_spurious_or_missing_frames_change_nothing() -> None:
     assert _run(Rule("cat", hits=2, window=3), [True, False, False, True, False, False]) == []
     steady = [True] * 5 + [False] + [True] * 5
