@@ -12,8 +12,9 @@ the whole process (what they cost in all, on their own threads).
 
 1. A camera-like source (the demo at 640×480, 30 FPS) with the bundled model, faster
    than a frame: rules fire every second (snapshots, clips, Home Assistant images).
-2. The same source with MobileNetV2 224 (slower than a frame): the model is the limit,
-   so any CPU the actions take shows in the FPS.
+2. The same source with MobileNetV2 224 (about a frame period here, the model is the
+   limit): any CPU the actions take shows in the FPS; a rule holds the whole run, so a
+   clip is being written all along.
 
 Goals: pipeline FPS on/off ≥ 0.95 and frame age p50 within 10 %; the pre-roll buffer
 bounded (its peak is reported next to what raw frames would take).
@@ -41,7 +42,7 @@ from edgekit.sinks import HomeAssistantSink, MqttSink  # noqa: E402
 from edgekit.sources import DemoSource  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
-ROUNDS = 8
+ROUNDS = 10
 SECONDS = 4.0
 WARMUP_S = 1.0
 SIZE = (640, 480)
@@ -63,7 +64,7 @@ def _run(model: edgekit.Model, rules: list[str], sinks: list[object]) -> dict[st
             thread_cpu.append((cpu - last_cpu) * 1e3)
         last_cpu = cpu
     results = len(stamps) - 1
-    return {"fps": results / (stamps[-1] - stamps[0]), "age": statistics.median(ages),
+    return {"fps": results / (stamps[-1] - stamps[0]), "age": statistics.median(ages), "ages": ages,
             "thread_ms": statistics.median(thread_cpu[1:]),
             "process_ms": (time.process_time() - process_cpu) * 1e3 / results}
 
@@ -91,7 +92,10 @@ def _measure(model: edgekit.Model, rules: list[str], labels: list[str], folder: 
         ratios_fps.append(on["fps"] / off["fps"])
         ratios_age.append(on["age"] / off["age"])
         rows.append((off, on))
+    pooled = [statistics.median(a for r in rows for a in r[i]["ages"]) for i in (0, 1)]
     return {"fps": statistics.median(ratios_fps), "age": statistics.median(ratios_age),
+            "age_pooled": pooled[1] / pooled[0], "rounds": [(r[1]["fps"] / r[0]["fps"],
+                                                             r[1]["age"] / r[0]["age"]) for r in rows],
             "fps_off": statistics.median(r[0]["fps"] for r in rows),
             "fps_on": statistics.median(r[1]["fps"] for r in rows),
             "age_off": statistics.median(r[0]["age"] for r in rows),
@@ -117,7 +121,9 @@ def test_every_action_on_costs_inference_less_than_five_percent(tmp_path: Path) 
             rules = [f"{label}>=0.6 for 2/3" for label in labels]
             rows.append(("bundled digits (fast)", _measure(fast, rules, labels, tmp_path / "a", broker)))
         with edgekit.load(zoo.mobilenet_v2("float32", size=224, alpha=1.0), threads=1) as slow:
-            rules = [f"{i}>=0.2 for 2/3" for i in range(10)]
+            # Untrained weights score every class 0.1: this rule turns on at once and holds, so a
+            # clip records the whole run (the heaviest case for the pre-roll/clip writer).
+            rules = ["0>=0.1"] + [f"{i}>=0.2 for 2/3" for i in range(1, 10)]
             rows.append(("mobilenet_v2 224 (slow)", _measure(slow, rules, [str(i) for i in range(10)],
                                                               tmp_path / "b", broker)))
     finally:
@@ -131,8 +137,11 @@ def test_every_action_on_costs_inference_less_than_five_percent(tmp_path: Path) 
         print(f"{name:<26}{m['fps_off']:9.1f}{m['fps_on']:9.1f}{m['fps']:7.3f} | {m['age_off']:10.1f}ms"
               f"{m['age_on']:7.1f}ms{m['age']:7.3f} | {m['peak_mb']:11.1f} MB{'':>24} | "
               f"{m['events']:>9} {m['clips']:>5}")
+        print(f"{'':<26}age p50 of all rounds pooled: on/off {m['age_pooled']:.3f}")
         print(f"{'':<26}CPU per result: stream thread {m['thread_off']:.2f} → {m['thread_on']:.2f} ms, "
               f"whole process {m['process_off']:.2f} → {m['process_on']:.2f} ms")
+        print(f"{'':<26}rounds (fps, age ratios): "
+              + " ".join(f"{f:.2f}/{a:.2f}" for f, a in m["rounds"]))
     for name, m in rows:
         assert m["peak_mb"] <= 64.0, f"{name}: the pre-roll buffer went past its bound"
-        assert m["events"] or name.startswith("mobilenet"), f"{name}: no rule fired"
+        assert m["events"] and m["clips"], f"{name}: no rule fired"
