@@ -17,8 +17,6 @@ from typing import Any
 
 import click
 
-from .._actions.rules import Rule, bind_rules
-from .._actions.zones import Zone
 from ..errors import ConfigError
 
 __all__ = ["ACTION_OPTION_NAMES", "ExecCommand", "action_options", "build_actions",
@@ -134,7 +132,10 @@ def _pair(text: str, sep: str, option: str) -> tuple[float, float]:
     raise ConfigError(f"{option} {text!r}: give two numbers as A{sep}B")
 
 
-def _rules(opts: dict[str, Any]) -> list[Rule]:
+def _rules(opts: dict[str, Any]) -> list[Any]:
+    from .._actions.rules import Rule
+    from .._actions.zones import Zone
+
     zone = Zone.parse(opts["zone"], opts.get("zone_overlap")) if opts.get("zone") else None
     return [Rule.parse(text, zone=zone, cooldown=opts.get("cooldown") or 0.0) for text in opts["when"]]
 
@@ -172,7 +173,7 @@ def check_action_options(mqtt: str | None = None, **opts: Any) -> None:
         raise ConfigError("--ha-discovery needs the broker: --mqtt mqtt://host")
 
 
-def build_actions(model: Any, mqtt_opts: dict[str, Any], **opts: Any) -> tuple[tuple[Rule, ...], list[Any]]:
+def build_actions(model: Any, mqtt_opts: dict[str, Any], **opts: Any) -> tuple[tuple[Any, ...], list[Any]]:
     """The rules (bound to ``model``'s labels) and the action sinks the options ask for.
 
     Args:
@@ -183,6 +184,8 @@ def build_actions(model: Any, mqtt_opts: dict[str, Any], **opts: Any) -> tuple[t
         ConfigError: A rule names a label the model does not have (the labels are
             listed), or a folder cannot be created.
     """
+    from .._actions.rules import bind_rules
+
     check_action_options(mqtt_opts.get("mqtt"), **opts)
     rules = bind_rules(_rules(opts), model.labels, model.task)
     factories = _factories(model, rules, mqtt_opts, opts)
@@ -197,7 +200,7 @@ def build_actions(model: Any, mqtt_opts: dict[str, Any], **opts: Any) -> tuple[t
     return rules, sinks
 
 
-def _factories(model: Any, rules: tuple[Rule, ...], mqtt_opts: dict[str, Any],
+def _factories(model: Any, rules: tuple[Any, ...], mqtt_opts: dict[str, Any],
                opts: dict[str, Any]) -> list[Callable[[], Any]]:
     out: list[Callable[[], Any]] = []
     if opts.get("snapshots"):
@@ -255,7 +258,9 @@ def _capture(model: Any, opts: dict[str, Any]) -> Any:
         raise ConfigError(f"--capture: {exc}") from None
 
 
-def _ha_labels(model: Any, rules: tuple[Rule, ...], given: str | None) -> list[str]:
+def _ha_labels(model: Any, rules: tuple[Any, ...], given: str | None) -> list[str]:
+    from .._actions.rules import Rule, bind_rules
+
     if given:
         named = [Rule.parse(f"{label.strip()}>=0") for label in given.split(",") if label.strip()]
         return [r.label for r in bind_rules(named, model.labels, model.task)]
@@ -268,7 +273,7 @@ def _ha_labels(model: Any, rules: tuple[Rule, ...], given: str | None) -> list[s
     return labels
 
 
-def _homeassistant(model: Any, rules: tuple[Rule, ...], labels: list[str], mqtt_opts: dict[str, Any],
+def _homeassistant(model: Any, rules: tuple[Any, ...], labels: list[str], mqtt_opts: dict[str, Any],
                    opts: dict[str, Any]) -> Any:
     from pathlib import Path
 
