@@ -16,6 +16,7 @@ from edgekit import Capture, StreamEvent
 from edgekit._actions.capture import class_folder, unsure_reasons
 from edgekit.errors import ConfigError
 from edgekit.results import Classification, Prediction
+from edgekit.sinks import QueuedSink
 from edgekit.sources import DemoSource
 
 
@@ -27,6 +28,16 @@ def _digit_frames() -> dict[int, np.ndarray]:
         if len(found) == 10:
             return found
     raise AssertionError("the demo did not show every digit")
+
+
+def _every(capture: Capture) -> QueuedSink:
+    """``capture`` behind a queue long enough for every frame of a file (no result dropped)."""
+    return QueuedSink(capture, maxsize=1000)
+
+
+def _margin(result: edgekit.FrameResult) -> float:
+    scores = [c.score for c in result.classes[:2]] + [0.0]
+    return scores[0] - scores[1]
 
 
 def _pred(*scores: tuple[str, float]) -> Prediction:
@@ -80,9 +91,8 @@ def test_unsure_frames_are_filed_under_the_guess_with_a_sidecar(tmp_path: Path, 
                                                                  blended: tuple) -> None:  # type: ignore[type-arg]
     frames, truth = blended
     capture = Capture(tmp_path / "cap", interval=0, flicker=0, model="digits_int8.tflite")
-    results = list(edgekit.stream(default_model, str(frames), sinks=[capture]))
-    unsure = {r.frame for r in results if r.classes[0].score <= 0.7 or
-              r.classes[0].score - r.classes[1].score < 0.1}
+    results = list(edgekit.stream(default_model, str(frames), sinks=[_every(capture)]))
+    unsure = {r.frame for r in results if r.classes[0].score <= 0.7 or _margin(r) < 0.1}
     assert unsure and unsure <= {i for i, t in enumerate(truth) if t is not None}, \
         "the pure digits are sure, only blends are kept"
     sidecars = sorted((tmp_path / "cap" / ".meta").glob("*.json"))
@@ -105,7 +115,7 @@ def test_sorted_captures_are_a_dataset_the_trainer_reads_as_it_is(tmp_path: Path
 
     frames, truth = blended
     capture = Capture(tmp_path / "cap", interval=0, flicker=0, band=(0.0, 0.99), margin=0)
-    list(edgekit.stream(default_model, str(frames), sinks=[capture]))
+    list(edgekit.stream(default_model, str(frames), sinks=[_every(capture)]))
     # A person files each image under the digit it really shows (the stronger one of the blend).
     for sidecar in (tmp_path / "cap" / ".meta").glob("*.json"):
         meta = json.loads(sidecar.read_text())
@@ -125,11 +135,11 @@ def test_the_interval_and_the_folder_limit_bound_what_is_kept(tmp_path: Path, de
                                                               blended: tuple) -> None:  # type: ignore[type-arg]
     frames, _ = blended
     once = Capture(tmp_path / "once", interval=3600, flicker=0)
-    list(edgekit.stream(default_model, str(frames), sinks=[once]))
+    list(edgekit.stream(default_model, str(frames), sinks=[_every(once)]))
     assert once.saved == 1
     shutil.copytree(tmp_path / "once", tmp_path / "limited")
     limited = Capture(tmp_path / "limited", interval=0, flicker=0, max_files=3)  # one is there already
-    items = list(edgekit.stream(default_model, str(frames), sinks=[limited], events=True, loop=True,
+    items = list(edgekit.stream(default_model, str(frames), sinks=[_every(limited)], events=True, loop=True,
                                 max_frames=64))
     assert limited.saved == 2
     full = [i for i in items if isinstance(i, StreamEvent) and i.event == "capture_full"]
@@ -143,7 +153,7 @@ def test_a_flickering_label_is_unsure_even_when_each_frame_is_sure(tmp_path: Pat
     for i in range(12):
         cv2.imwrite(str(frames / f"{i:03d}.png"), digits[3 if i % 2 else 8])
     capture = Capture(tmp_path / "cap", interval=0, flicker=3, window=5, band=(0.3, 0.5), margin=0)
-    list(edgekit.stream(default_model, str(frames), sinks=[capture]))
+    list(edgekit.stream(default_model, str(frames), sinks=[_every(capture)]))
     reasons = [json.loads(p.read_text())["reasons"] for p in (tmp_path / "cap" / ".meta").glob("*.json")]
     assert reasons and all(r == ["flicker"] for r in reasons)
     assert capture.saved == 12 - 3, "from the 4th frame on, 3 changes are in the window"

@@ -82,8 +82,7 @@ def test_the_snapshot_is_the_frame_that_fired_drawn_or_clean(tmp_path: Path, def
         plain = cv2.imread(str(tmp_path / "clean" / name)).astype(np.int16)
         fancy = cv2.imread(str(tmp_path / "drawn" / name)).astype(np.int16)
         assert np.abs(plain - raw).mean() < 4, "clean: the camera's frame (JPEG-close)"
-        assert np.abs(fancy - raw).max() > 100 and np.abs(fancy - plain)[:40].mean() > 5, \
-            "drawn: the result's labels are on it"
+        assert np.abs(fancy - plain)[:24, :48].mean() > 20, "drawn: the top class is written top left"
 
 
 def test_the_pre_roll_buffer_is_bounded_in_time_rate_and_bytes() -> None:
