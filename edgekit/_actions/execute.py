@@ -88,7 +88,7 @@ class Exec:
 
     Attributes:
         runs, failures, timeouts, skipped: Commands started, that exited non-zero,
-            that were stopped at the timeout, and events skipped while one ran.
+            that were stopped (gone) at the timeout, and events skipped while one ran.
 
     Raises:
         ConfigError: The command does not exist, or an option is out of range.
@@ -179,9 +179,9 @@ class Exec:
         try:
             code = proc.wait(self.timeout)
         except subprocess.TimeoutExpired:
+            _stop(proc)
             self.timeouts += 1
             log.warning("%s: still running after %g s; stopped", self.name, self.timeout)
-            _stop(proc)
             return
         if code != 0:
             self.failures += 1

@@ -58,6 +58,9 @@ def test_clips_start_a_pre_roll_before_the_event_and_play(recorded: tuple) -> No
     _, items = recorded
     demo = DemoSource()
     clips = {e.clip for e in _rule_events(items) if e.clip}
+    deadline = time.monotonic() + 20  # the last one is finished as the stream closes, maybe just after
+    while not all(Path(c).is_file() for c in clips) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert clips and all(Path(c).is_file() for c in clips)
     # The events that opened a clip (others joined one still open), once the pre-roll had filled.
     opening = [e for e in _rule_events(items) if e.state == "on" and e.frame > 45
