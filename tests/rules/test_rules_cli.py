@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from streamkit import edgekit_cmd, edgekit_env
+
+from edgekit.cli import cli
 
 DIGITS = [arg for d in range(10) for arg in ("--when", f"{d}>=0.6 for 2/3")]
 
@@ -40,20 +43,29 @@ def _error_line(done: subprocess.CompletedProcess[str]) -> str:
     (["--capture", "cap", "--capture-band", "0.3"], "ConfigError: --capture-band '0.3': give two numbers as A,B"),
 ])
 def test_bad_rule_and_action_options_are_one_line_errors_and_create_nothing(
-        tmp_path: Path, args: list[str], message: str) -> None:
-    done = subprocess.run(edgekit_cmd("run", "--duration", "5", *args), capture_output=True, text=True,
-                          timeout=120, env=edgekit_env(), cwd=tmp_path, stdin=subprocess.DEVNULL,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(cli, ["run", "--duration", "5", *args])
+    assert done.exit_code == 2
+    assert done.stderr.splitlines() == [message]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_options_are_one_line_errors_from_the_command_too(tmp_path: Path) -> None:
+    done = subprocess.run(edgekit_cmd("run", "--duration", "5", "--when", "person>=0.6"), capture_output=True,
+                          text=True, timeout=120, env=edgekit_env(), cwd=tmp_path, stdin=subprocess.DEVNULL,
                           check=False)
     assert done.returncode == 2
-    assert _error_line(done) == message
+    assert _error_line(done).startswith("ConfigError: rule 'person>=0.6': the model has no label 'person'")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_exec_without_a_command_is_a_usage_error() -> None:
-    done = _run("--when", "3", "--exec")
-    assert done.returncode == 2 and "--exec needs a command" in done.stderr
+    done = CliRunner().invoke(cli, ["run", "--when", "3", "--exec"])
+    assert done.exit_code == 2 and "--exec needs a command" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_run_with_rules_writes_events_snapshots_and_runs_the_command(tmp_path: Path) -> None:
     record = tmp_path / "runs.txt"
     script = ("import os, sys; data = sys.stdin.read(); print('exec output'); "
