@@ -128,6 +128,7 @@ def test_advice_on_an_unknown_machine_points_to_bench_and_the_fallback() -> None
     assert "(generic-x86-64: --threads 2, float32)" in text and "edgekit bench MODEL --threads 1,2,4" in text
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_doctor_json_carries_device_host_and_thermal() -> None:
     result = CliRunner().invoke(cli, ["doctor", "--json"])
     assert result.exit_code == 0, result.output
