@@ -13,6 +13,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .._jsonout import dumps
 from .._modelfile.specs import ModelInfo
 
 __all__ = ["backend_support", "render_info"]
@@ -76,7 +77,7 @@ def render_info(info: ModelInfo, support: list[dict[str, Any]]) -> str:
     if info.metadata is not None:
         meta = info.metadata.to_dict()
         meta.pop("labels", None)
-        lines.append("metadata   " + json.dumps(meta, sort_keys=True)[:2000])
+        lines.append("metadata   " + dumps(meta, sort_keys=True)[:2000])
     for s in support:
         state = "runs" if s["ok"] else f"cannot run it: {s['error']}"
         lines.append(f"backend    {s['backend']} {s.get('version') or ''}: {state}")

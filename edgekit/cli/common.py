@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
+
+from .._jsonout import json_line
 
 __all__ = ["echo_json", "model_options", "open_model", "MODEL_OPTION_NAMES"]
 
@@ -90,7 +91,7 @@ def open_model(path: str, opts: dict[str, Any]) -> Any:
 
 def echo_json(obj: Any) -> None:
     """Print one JSON object on one line and flush (stdout may be a pipe)."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.write(json_line(obj))
     sys.stdout.flush()
 
 

@@ -66,8 +66,9 @@ def _install_signals(stop: Any | None) -> None:
               help="The .tflite model (default: the bundled digits classifier).")
 @click.option("--camera", is_flag=False, flag_value="0", default=None, metavar="[INDEX|/dev/videoN|picam]",
               help="A camera: V4L2 index or device (USB), or picam (CSI, via picamera2). Alone: 0.")
-@click.option("--source", default=None, metavar="SPEC",
-              help="demo (default) | video file | rtsp://, http:// URL | image | folder | glob.")
+@click.option("--source", default=None, metavar="SPEC", envvar="EDGEKIT_SOURCE",
+              help="demo (default) | video file | rtsp://, http:// URL | image | folder | glob "
+                   "(or env EDGEKIT_SOURCE, e.g. for a URL with a password).")
 @click.option("--width", type=click.IntRange(min=8), default=None, help="Requested frame width.")
 @click.option("--height", type=click.IntRange(min=8), default=None, help="Requested frame height.")
 @click.option("--fps", type=click.FloatRange(0, 1000, min_open=True), default=None,

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .._jsonout import dumps
 from ..errors import ConfigError
 from .common import echo_json
 
@@ -100,7 +101,7 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
     if saved is not None:
         report["compare"] = {"file": compare_to, **compare(report, saved)}
     if save:
-        Path(save).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        Path(save).write_text(dumps(report, indent=1) + "\n", encoding="utf-8")
     if as_json:
         echo_json(report)
     else:
@@ -192,6 +193,9 @@ def install_cmd(name: str, user: str, groups: str, watchdog_sec: int, exec_path:
                 print_only: bool, root: str, no_create_user: bool, args: tuple[str, ...]) -> None:
     """Write /etc/systemd/system/edgekit-NAME.service running `edgekit ARGS...`.
 
+    Secrets (--token, --mqtt-password, a --source URL with a password) stay off the
+    command line: they go to /etc/edgekit/NAME.env (mode 0600), which systemd reads.
+
     Example: edgekit service install --name door -- run --camera 0 --mqtt mqtt://broker --topic door
     """
     from .._tools.service import install, render_unit
@@ -201,6 +205,9 @@ def install_cmd(name: str, user: str, groups: str, watchdog_sec: int, exec_path:
     for warning in unit.warnings:
         click.echo(f"warning: {warning}", err=True)
     if print_only:
+        if unit.environment:
+            click.echo(f"# {', '.join(sorted(unit.environment))}: in {unit.env_path} (mode 0600), "
+                       "not shown", err=True)
         click.echo(unit.text, nl=False)
         return
     for line in install(unit, root=root, create_user=not no_create_user):

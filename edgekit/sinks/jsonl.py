@@ -7,7 +7,6 @@ flushed, so a process killed at any moment leaves only complete lines behind.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._jsonout import json_line
 from ..errors import ConfigError
 from ..results import StreamStats
 
@@ -22,9 +22,8 @@ __all__ = ["JsonLinesSink", "check_new_file", "open_new_file", "to_json_line"]
 
 
 def to_json_line(item: Any) -> str:
-    """``item.to_dict()`` as one compact JSON line (with the newline)."""
-    return json.dumps(item.to_dict(), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    """``item.to_dict()`` as one compact, strict JSON line (non-finite numbers as ``null``)."""
+    return json_line(item.to_dict())
 
 
 def check_new_file(path: str | os.PathLike[str], force: bool, option: str) -> Path:

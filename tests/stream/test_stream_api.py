@@ -187,6 +187,71 @@ def test_a_source_that_cannot_open_raises_at_start_and_closes_the_sinks(model: e
     assert sink.closed
 
 
+class NoCamera:
+    """A live source whose open fails (a camera that is unplugged)."""
+
+    live = True
+    name = "nocamera"
+
+    def open(self) -> None:
+        raise SourceOpenError("nocamera: cannot open the camera")
+
+    def read(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _threads_started_since(before: set[int], wait: float = 2.0) -> list[str]:
+    """Threads alive now that were not in ``before`` (giving exiting ones ``wait`` s to end)."""
+    deadline = time.monotonic() + wait
+    while True:
+        new = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not new or time.monotonic() > deadline:
+            return new
+        time.sleep(0.02)
+
+
+def test_a_stream_that_cannot_start_leaves_no_thread_and_closes_the_model_it_loaded(
+        digits_model: Path) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    sinks = [RecordingSink("same"), RecordingSink("same")]
+    running = edgekit.stream(str(digits_model), lambda: NoCamera(), sinks=sinks)  # a factory
+    assert len(_threads_started_since(before, wait=0)) == 2  # one queue thread per sink
+    with pytest.raises(SourceOpenError, match="nocamera: cannot open the camera"):
+        running.start()
+    assert _threads_started_since(before) == []
+    assert running.model.closed and all(s.closed for s in sinks)
+    with pytest.raises(ConfigError, match="this stream is closed"):
+        running.start()
+
+
+def test_a_stream_that_cannot_be_created_closes_its_sinks_and_the_model_it_loaded(
+        digits_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[edgekit.Model] = []
+    close = edgekit.Model.close
+    monkeypatch.setattr(edgekit.Model, "close", lambda self: (closed.append(self), close(self))[1])
+    before = {t.ident for t in threading.enumerate()}
+    sink = RecordingSink()
+    with pytest.raises(SourceOpenError, match="missing.mp4"):
+        edgekit.stream(str(digits_model), str(tmp_path / "missing.mp4"), sinks=[sink])
+    assert _threads_started_since(before) == []
+    assert sink.closed and len(closed) == 1 and closed[0].closed
+
+
+def test_two_sinks_with_one_name_are_counted_apart(model: edgekit.Model) -> None:
+    summary = edgekit.stream(model, "demo", sinks=[RecordingSink("same"), RecordingSink("same")],
+                             max_frames=2).run()
+    assert set(summary.sink_drops) == {"same", "same#2"}
+
+
+def test_a_stream_closed_before_it_started_closes_the_model_it_loaded(digits_model: Path) -> None:
+    running = edgekit.stream(str(digits_model), "demo")
+    assert running.close() is None
+    assert running.model.closed
+
+
 def test_stream_rejects_limits_out_of_range(model: edgekit.Model) -> None:
     with pytest.raises(ConfigError, match="every must be >= 1"):
         edgekit.stream(model, "demo", every=0)
