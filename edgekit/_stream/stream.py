@@ -189,10 +189,10 @@ class Stream:
         if self._stop.is_set():
             return True
         if self._max_frames is not None and self._stats.inferred >= self._max_frames:
-            self._reason = f"{self._max_frames} frames done (--max-frames)"
+            self._reason = f"{self._max_frames} frames done"
             return True
         if self._duration is not None and time.monotonic() - self._stats.start >= self._duration:
-            self._reason = f"{self._duration:g} s done (--duration)"
+            self._reason = f"{self._duration:g} s done"
             return True
         if capture.finished:
             error = getattr(capture, "error", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,13 +69,16 @@ class JsonLinesSink:
         target: A path (opened with :func:`open_new_file`) or an open text stream
             (e.g. ``sys.stdout``; not closed by :meth:`close`).
         force: Overwrite an existing file.
+        on_reader_gone: Called once, from the writing thread, when the reader of
+            the stream went away (a broken pipe: ``edgekit run | head``); later
+            lines are dropped. ``edgekit run`` stops there.
 
     Attributes:
         dropped: Lines that could not be written (the reader of a pipe went away, disk full).
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str] | None = None,
-                 force: bool = False) -> None:
+                 force: bool = False, on_reader_gone: Callable[[], Any] | None = None) -> None:
         if target is None or target == "-":
             self._stream: IO[str] = sys.stdout
             self._owned = False
@@ -90,6 +94,7 @@ class JsonLinesSink:
         self.dropped = 0
         self.lines = 0
         self._broken = False
+        self._on_reader_gone = on_reader_gone
 
     def write(self, item: Any, frame: np.ndarray | None = None,
               stats: StreamStats | None = None) -> None:
@@ -108,7 +113,11 @@ class JsonLinesSink:
             if self._stream is sys.stdout:
                 # Python would print an error when flushing stdout at exit.
                 with contextlib.suppress(OSError, ValueError):
-                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                    os.close(devnull)
+            if self._on_reader_gone is not None:
+                self._on_reader_gone()
         except OSError:  # e.g. disk full: this line is lost, later ones may fit
             self.dropped += 1
 

@@ -74,13 +74,13 @@ def parse_serve(value: str | int) -> ServeAddress:
     elif host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if sep and not host:
-        raise ConfigError(f"--serve {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
+        raise ConfigError(f"serve address {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigError(f"--serve {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
+        raise ConfigError(f"serve address {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
     if not 0 <= port <= 65535:
-        raise ConfigError(f"--serve {text!r}: port {port} is outside 0..65535")
+        raise ConfigError(f"serve address {text!r}: port {port} is outside 0..65535")
     return ServeAddress(host, port)
 
 
@@ -308,12 +308,12 @@ class WebSink:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None) -> None:
         if token is not None and not token.strip():
-            raise ConfigError("--token must not be empty")
+            raise ConfigError("token must not be empty")
         self.latest = _Latest()
         try:
             self._server = _Server((host, port), token, self.latest)
         except OSError as exc:
-            raise ConfigError(f"--serve {host}:{port}: cannot listen: {exc.strerror or exc}") from None
+            raise ConfigError(f"web preview on {host}:{port}: cannot listen: {exc.strerror or exc}") from None
         self.host = host
         self.port: int = self._server.server_address[1]
         shown = f"[{host}]" if ":" in host else host

@@ -206,12 +206,12 @@ def test_with_a_token_any_host_header_carrying_the_token_is_served(guarded: WebS
 
 
 def test_a_port_in_use_is_a_config_error(web: WebSink) -> None:
-    with pytest.raises(ConfigError, match=rf"--serve 127\.0\.0\.1:{web.port}: cannot listen"):
+    with pytest.raises(ConfigError, match=rf"^web preview on 127\.0\.0\.1:{web.port}: cannot listen"):
         WebSink("127.0.0.1", web.port)
 
 
 def test_an_empty_token_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--token must not be empty"):
+    with pytest.raises(ConfigError, match="^token must not be empty"):
         WebSink("127.0.0.1", 0, token=" ")
 
 

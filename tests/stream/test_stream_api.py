@@ -83,7 +83,7 @@ def test_sinks_get_each_result_with_its_frame_and_stats_then_stopped(model: edge
     assert sink.stats[7].inferred == 8
     last = sink.items[-1]
     assert isinstance(last, StreamEvent) and last.event == "stopped"
-    assert "--max-frames" in last.message
+    assert last.message == "8 frames done", "the reason names no CLI flag"
 
 
 def test_a_slow_sink_loses_results_instead_of_blocking_inference(tmp_path: Path,
@@ -159,7 +159,7 @@ def test_max_fps_paces_inference_and_counts_the_rest_as_skipped(model: edgekit.M
 def test_duration_stops_the_stream(model: edgekit.Model) -> None:
     running = edgekit.stream(model, "demo", duration=0.5)
     results = list(running)
-    assert results and "--duration" in running.summary().reason
+    assert results and running.summary().reason == "0.5 s done"
 
 
 def test_image_folder_results_carry_their_input_path(tmp_path: Path, model: edgekit.Model) -> None:
