@@ -71,6 +71,7 @@ def test_an_interrupted_run_resumes_from_its_last_epoch_with_the_options_it_reco
         train(_config(data, run, resume=True))
 
 
+@pytest.mark.slow  # shares the interrupted training run
 def test_resume_refuses_other_options_in_one_line(interrupted: tuple[Path, Path], tmp_path: Path) -> None:
     run = _copy(interrupted[1], tmp_path)
     result = CliRunner().invoke(cli, ["train", "--resume", str(run), "--epochs", "9", "--seed", "1", "--quiet"])
@@ -80,6 +81,7 @@ def test_resume_refuses_other_options_in_one_line(interrupted: tuple[Path, Path]
     assert json.loads((run / "backup" / "state.json").read_text())["history"]["loss"]  # untouched
 
 
+@pytest.mark.slow  # shares the interrupted training run
 def test_resume_refuses_changed_images(interrupted: tuple[Path, Path], tmp_path: Path) -> None:
     data = Path(shutil.copytree(interrupted[0], tmp_path / "d"))
     run = _copy(interrupted[1], tmp_path)
