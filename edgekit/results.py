@@ -217,17 +217,34 @@ class FrameResult:
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """Something that happened to a stream: ``source_offline``, ``source_online``, ``stopped``."""
+    """Something that happened to a stream: ``source_offline``, ``source_online``, ``stopped``.
+
+    A live model update (``edgekit run``/``serve``) is ``model_changed`` (a new model
+    runs from now on) or ``model_rejected`` (it did not load; the old one keeps
+    running, ``message`` says why). Their fields are written to JSON only when set.
+
+    Attributes:
+        model: The model file now running (``model_changed``) or offered (``model_rejected``).
+        old_sha256: SHA-256 of the model that ran before (``model_changed``).
+        new_sha256: SHA-256 of the new model (or of the file that was rejected, when read).
+    """
 
     event: str
     ts: float
     source: str
     message: str | None = None
+    model: str | None = None
+    old_sha256: str | None = None
+    new_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": self.event, "ts": _r(self.ts, 3), "source": self.source}
         if self.message:
             out["message"] = self.message
+        for key in ("model", "old_sha256", "new_sha256"):  # model updates
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
         return out
 
 
