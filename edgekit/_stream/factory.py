@@ -83,6 +83,7 @@ def stream(
     stall_timeout: float = 5.0,
     queue_size: int = 64,
     prepare_ahead: bool = True,
+    reload: bool | Any = False,
     **load_options: Any,
 ) -> Stream:
     """Real-time inference: the model on the newest frame of ``source``, results as they come.
@@ -113,6 +114,13 @@ def stream(
         prepare_ahead: For files, pre-process on the reader thread while the model
             runs (``False``: on the stream's thread). Live sources always
             pre-process only the frame the model takes, on the stream's thread.
+        reload: Live model updates: watch the model's file and, when it is replaced,
+            load the new one beside the running one and swap it in between two
+            frames (a ``model_changed`` event; a file that does not load is a
+            ``model_rejected`` event with the reason, and the old model keeps running).
+            :meth:`Stream.reload` asks for one. The new model is loaded with the
+            same options (and checks: a pinned ``sha256`` must then be sent with
+            :meth:`Stream.reload`).
         **load_options: Passed to :func:`edgekit.load` when ``model`` is a path.
 
     Returns:
@@ -138,15 +146,38 @@ def stream(
             loaded = load(default_model_path() if model is None else model, **load_options)  # type: ignore[arg-type]
         elif load_options:
             raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
+        reloader = _reloader(reload, loaded, load_options if own else None)  # type: ignore[arg-type]
         _queue_each(given, queue_size, queued)
         return Stream(loaded, source, own_model=own, sinks=queued,  # type: ignore[arg-type]
                       on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
                       source_options=options, max_fps=max_fps, every=every,
                       max_frames=max_frames, duration=duration, stall_timeout=stall_timeout,
-                      prepare_ahead=prepare_ahead)
+                      prepare_ahead=prepare_ahead,
+                      reloader=reloader)
     except BaseException:
         _abandon(queued + given[len(queued):], loaded if own else None)
         raise
+
+
+def _reloader(reload: bool | Any, model: Model, load_options: dict[str, Any] | None) -> Any:
+    """The :class:`~edgekit._reload.reloader.ModelReloader` ``reload`` asks for, or ``None``."""
+    if reload is False or reload is None:
+        return None
+    if reload is not True:
+        return reload  # made by the caller (the CLI: its loader, MQTT commands, SIGHUP)
+    from .._reload.reloader import ModelReloader, loader_like
+
+    path = model.info.source
+    if not os.path.isfile(path):
+        raise ConfigError(f"reload needs a model loaded from a file, not {path}")
+    loader = loader_like(model)
+    if load_options is not None:  # loaded here: the next ones with the same options
+        from ..model import load
+
+        options = {k: v for k, v in load_options.items() if k != "sha256"}
+        loader = lambda p, sha: load(p, sha256=sha, **options)  # noqa: E731
+    pinned = bool(load_options and load_options.get("sha256"))
+    return ModelReloader(path, model.info.sha256, loader, pinned=pinned)
 
 
 def _abandon(sinks: list[Any], model: Model | None) -> None:

@@ -10,6 +10,7 @@ import click
 from ..errors import ConfigError
 from . import interrupt
 from .common import model_options, open_model, pop_model_options
+from .reload import check_reload_options, live_updates, pop_reload_options, reload_options
 
 __all__ = ["run_cmd"]
 
@@ -74,6 +75,7 @@ class _RunCommand(click.Command):
               show_default=True, help="Seconds without a frame before a live source is reopened.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr at the end.")
 @_sink_options
+@reload_options
 @model_options
 def run_cmd(model_path: str | None, camera: str | None, source: str | None, width: int | None,
             height: int | None, fps: float | None, loop: bool, realtime: bool,
@@ -88,6 +90,11 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
     one stops it at once. When the reader of stdout goes away (| head), it
     stops the same way and exits 141, as a tool killed by SIGPIPE.
 
+    The model updates live: replace its file (atomic rename), send SIGHUP, or
+    publish {"model": PATH, "sha256": HEX} to --model-topic; the new one is
+    checked, loaded beside the old one and swapped in between two frames (a
+    model_changed event). One that does not load leaves the old one running.
+
     \b
     Examples:
       edgekit run
@@ -101,15 +108,17 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
 
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)
+    reload_opts = pop_reload_options(kwargs)
     spec = _source_spec(camera, source)
     # Check the source spec before anything is opened or created (--out, --save files).
     source_factory(spec, SourceOptions(width, height, fps, loop, realtime, stall_timeout))
     check_sink_options(**sink_opts)
+    check_reload_options(sink_opts.get("mqtt"), **reload_opts)
     limits = {"width": width, "height": height, "fps": fps, "loop": loop, "realtime": realtime,
               "max_fps": max_fps, "every": every, "max_frames": max_frames, "duration": duration,
               "stall_timeout": stall_timeout}
     try:
-        summary = _run(model_path, model_opts, sink_opts, spec, limits)
+        summary = _run(model_path, model_opts, sink_opts, spec, limits, reload_opts)
     except KeyboardInterrupt as exc:  # a signal before the stream ran: nothing was written yet
         if not quiet:
             click.echo(f"stopped: {interrupt.signal_name(exc)} received while starting", err=True)
@@ -122,7 +131,7 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
 
 
 def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str, Any], spec: str,
-         limits: dict[str, Any]) -> Any:
+         limits: dict[str, Any], reload_opts: dict[str, Any]) -> Any:
     """Load, open the sinks, run the stream to its end; the summary. Every sink is closed."""
     from .._stream.factory import stream
     from ..model import default_model_path
@@ -133,11 +142,19 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
         interrupt.request_stop("stdout closed by its reader", interrupt.EXIT_PIPE)
 
     path = default_model_path() if model_path in (None, "default") else model_path
-    with open_model(path, model_opts) as loaded:
+    mqtt = {k: sink_opts.get(k) for k in ("mqtt", "mqtt_username", "mqtt_password", "mqtt_cafile")}
+    with open_model(path, model_opts) as loaded, \
+            live_updates(loaded, model_opts, **mqtt, **reload_opts) as reloader:
+
+        def release_replaced(event: Any) -> None:  # the stream runs a new model: free the first
+            if event.event == "model_changed":
+                loaded.close()
+
         sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
                             on_stdout_closed=stdout_closed, **sink_opts)
         try:
-            running = stream(loaded, spec, sinks=sinks, **limits)  # owns them, even if it fails
+            running = stream(loaded, spec, sinks=sinks, reload=reloader or False,  # owns them, even
+                             on_event=release_replaced, **limits)  # if it fails
         except BaseException:  # ... but a Ctrl-C may land before it got them
             close_sinks(sinks)  # idempotent
             raise
