@@ -77,7 +77,9 @@ class ServeSummary:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
+    # Without it, Nagle holds the response body until the client's delayed ACK: +40 ms each.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -207,13 +209,37 @@ class InferenceServer:
 
     async def _housekeeping(self) -> None:
         watchdog = Watchdog()
+        idle: dict[int, tuple[Any, float]] = {}
         while True:
             try:
                 self._model_updates()
             except Exception as exc:  # noqa: BLE001 - serving goes on whatever a callback does
                 log.warning("serve: model update: %s: %s", type(exc).__name__, exc)
+            self._close_stalled(idle)
             watchdog.tick()  # the event loop is alive
             await asyncio.sleep(TICK_S)
+
+    def _close_stalled(self, idle: dict[int, tuple[Any, float]]) -> None:
+        """Close connections that have not sent a whole request head within the request time.
+
+        Uvicorn times out idle keep-alive connections, but not one that trickles its
+        headers in (slowloris): each would hold one of the ``max_connections`` forever.
+        """
+        now = time.monotonic()
+        live = {}
+        for connection in list(self._server.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not getattr(cycle, "response_complete", False):
+                continue  # a request is in hand: the app's own time limit applies
+            key = id(connection)
+            since = idle[key][1] if key in idle and idle[key][0] is cycle else now
+            live[key] = (cycle, since)
+            if now - since > self.limits.timeout:
+                transport = getattr(connection, "transport", None)
+                if transport is not None and not transport.is_closing():
+                    transport.close()
+        idle.clear()
+        idle.update(live)
 
     def _model_updates(self) -> None:
         if self._reloader is None:
