@@ -105,7 +105,7 @@ class InferencePool:
         self._lock = threading.Lock()
         self._admitted = 0
         self._running = 0
-        self.peak_waiting = 0
+        self.peak_admitted = 0  # the most images in the server at once (never above capacity)
 
     @property
     def running(self) -> int:
@@ -123,6 +123,7 @@ class InferencePool:
             if self._admitted + count > self.capacity:
                 return False
             self._admitted += count
+            self.peak_admitted = max(self.peak_admitted, self._admitted)
             return True
 
     def submit(self, job: Callable[[Model], T]) -> Future[T]:
@@ -138,7 +139,6 @@ class InferencePool:
     def _run(self, job: Callable[[Model], T]) -> T:
         with self._lock:
             self._running += 1
-            self.peak_waiting = max(self.peak_waiting, self._admitted - self._running)
         try:
             model = None
             while model is None:  # the current model when the image starts (a swap may race)
@@ -151,10 +151,12 @@ class InferencePool:
         finally:
             with self._lock:
                 self._running -= 1
+                self._admitted -= 1
 
-    def _release(self, _future: Future[Any]) -> None:
-        with self._lock:
-            self._admitted -= 1
+    def _release(self, future: Future[Any]) -> None:
+        if future.cancelled():  # never started (its request timed out): its room is free now
+            with self._lock:
+                self._admitted -= 1
 
     def swap(self, replicas: Replicas) -> Replicas:
         """Make ``replicas`` current; the old ones are retired (closed when idle) and returned."""
