@@ -55,7 +55,8 @@ def parse_command(payload: bytes, base: str) -> ModelCommand:
     try:
         command = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f'model command is not JSON ({exc}); send {{"model": "path", "sha256": "..."}}') from None
+        raise ConfigError(f'model command is not JSON ({exc}); '
+                          'send {"model": "path", "sha256": "..."}') from None
     if not isinstance(command, dict):
         raise ConfigError('model command must be a JSON object {"model": "path", "sha256": "..."}')
     path, sha = command.get("model"), command.get("sha256")
@@ -119,7 +120,8 @@ class ModelCommands:
             time.sleep(0.02)
         if self._refused:
             self.close()
-            raise ConfigError(f"MQTT broker {target.host}:{target.port} refused the connection: {self._refused}")
+            raise ConfigError(f"MQTT broker {target.host}:{target.port} refused the connection: "
+                              f"{self._refused}")
         if not self._subscribed.is_set():
             log.warning("model updates: MQTT broker %s:%d not reachable yet; still trying",
                         target.host, target.port)

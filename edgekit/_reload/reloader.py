@@ -96,7 +96,8 @@ def warm_up(model: Model) -> None:
     """
     fmt = model.input_format
     if fmt is None:
-        raise ModelIncompatible(f"{model.info.source}: takes no image input, so it cannot replace an image model")
+        raise ModelIncompatible(f"{model.info.source}: takes no image input, "
+                                "so it cannot replace an image model")
     model.predict(np.zeros((fmt.height, fmt.width, 3), np.uint8))
 
 

@@ -106,7 +106,8 @@ class ServeApp:
             if not declared.isdigit():
                 raise HttpProblem(400, "BadRequest", f"Content-Length {declared!r} is not a number")
             if int(declared) > limit:
-                raise HttpProblem(413, "BodyTooLarge", f"the body is {declared} bytes, more than the {limit} allowed")
+                raise HttpProblem(413, "BodyTooLarge",
+                                  f"the body is {declared} bytes, more than the {limit} allowed")
 
         async def read() -> bytes:
             body = bytearray()
@@ -129,10 +130,9 @@ class ServeApp:
             raise HttpProblem(503, "Overloaded",
                               f"{self.pool.waiting} images are waiting already; try again shortly",
                               {"Retry-After": RETRY_AFTER_S})
-        admitted = time.perf_counter()
-        max_pixels = self.limits.max_pixels
+        admitted, limits = time.perf_counter(), self.limits
         futures = [asyncio.wrap_future(self.pool.submit(
-            lambda model, u=u: run_image(model, u, options, max_pixels, admitted))) for u in uploads]
+            lambda model, u=u: run_image(model, u, options, limits, admitted))) for u in uploads]
         try:
             outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
                                               max(0.0, deadline - time.monotonic()))

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .._batch.decode import rescale_transform
 from ..errors import ConfigError
 from ..model import Model
 from ..options import PredictOptions
 from ..results import Latency, Prediction
+from .limits import ServeLimits
 from .uploads import Upload, decode_upload
 
 __all__ = ["QUERY_OPTIONS", "parse_options", "run_image"]
@@ -51,7 +53,7 @@ def parse_options(query: Iterable[tuple[str, str]], base: PredictOptions) -> Pre
     return dataclasses.replace(base, **changes) if changes else base
 
 
-def run_image(model: Model, upload: Upload, options: PredictOptions, max_pixels: int,
+def run_image(model: Model, upload: Upload, options: PredictOptions, limits: ServeLimits,
               admitted: float) -> tuple[dict[str, Any], str]:
     """Run ``upload`` through ``model``: its JSON row, and the SHA-256 of the model that ran it.
 
@@ -60,12 +62,13 @@ def run_image(model: Model, upload: Upload, options: PredictOptions, max_pixels:
 
     Raises:
         InputError: The image cannot be decoded or used.
-        HttpProblem: 413, the image has more than ``max_pixels`` pixels.
+        HttpProblem: 413, the image has more than ``limits.max_pixels`` pixels.
     """
     started = time.perf_counter()
-    fmt = model.input_format
-    image = decode_upload(upload, fmt is not None and fmt.grey, max_pixels)
+    image, original = decode_upload(upload, model.input_format, limits.max_pixels, limits.fast_decode)
     tensor, transform = model.preprocess(image)
+    if original is not None:  # decoded reduced: boxes in the upload's own pixels all the same
+        transform = rescale_transform(transform, *original)
     t1 = time.perf_counter()
     outputs = model.invoke(tensor)
     t2 = time.perf_counter()

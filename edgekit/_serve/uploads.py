@@ -15,12 +15,14 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .._batch.decode import jpeg_size
+from .._batch.decode import decode_for_model, jpeg_size
 from ..errors import ImageUnreadable
 from ..imagefile import decode_image
+from ..preprocess import InputFormat
 from .answers import HttpProblem
 
 __all__ = ["Upload", "decode_upload", "image_size", "split_multipart"]
@@ -73,8 +75,18 @@ def image_size(data: bytes) -> tuple[int, int]:
     raise ImageUnreadable(f"not a JPEG or PNG image ({len(data)} bytes)")
 
 
-def decode_upload(upload: Upload, grey: bool, max_pixels: int) -> np.ndarray:
-    """Check the header, then decode ``upload`` to a BGR (or grey, see ``read_image``) array.
+def decode_upload(upload: Upload, fmt: InputFormat, max_pixels: int,
+                  fast: bool = False) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Check the header, then decode ``upload`` for a model taking ``fmt``.
+
+    Args:
+        fast: Decode a JPEG at 1/2, 1/4 or 1/8 scale when the model's input is that
+            small (see :mod:`edgekit._batch.decode`: several times faster, scores
+            within a little of a full decode).
+
+    Returns:
+        The image (BGR, or grey for a grey model's JPEG as ``read_image`` does), and
+        the original ``(width, height)`` when it was decoded reduced.
 
     Raises:
         HttpProblem: 413 ``ImageTooLarge``, the header declares more than ``max_pixels``.
@@ -91,7 +103,60 @@ def decode_upload(upload: Upload, grey: bool, max_pixels: int) -> np.ndarray:
         raise HttpProblem(413, "ImageTooLarge",
                           f"{where}: {width}×{height} is {width * height / 1e6:.1f} megapixels, "
                           f"more than the {max_pixels / 1e6:.1f} allowed")
-    return decode_image(np.frombuffer(upload.data, np.uint8), grey, where)
+    import cv2
+
+    data = np.frombuffer(upload.data, np.uint8)
+    try:
+        if fast:
+            return decode_for_model(data, fmt, where)
+        return decode_image(data, fmt.grey, where), None
+    except (cv2.error, ValueError, MemoryError) as exc:  # a decoder that gave up on this image
+        raise ImageUnreadable(f"{where}: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+
+
+class _Parts:
+    """python-multipart's callbacks, collecting each part's name and bytes."""
+
+    def __init__(self, max_parts: int) -> None:
+        from python_multipart.multipart import parse_options_header
+
+        self._options = parse_options_header
+        self.max_parts = max_parts
+        self.parts: list[Upload] = []
+        self.done = False
+        self._data = bytearray()
+        self._field = b""
+        self._headers: dict[bytes, bytes] = {}
+
+    def callbacks(self) -> dict[str, Any]:
+        return {"on_part_data": self._on_data, "on_header_field": self._on_field,
+                "on_header_value": self._on_value, "on_header_end": self._on_header_end,
+                "on_part_end": self._on_part_end, "on_end": self._on_end}
+
+    def _on_data(self, data: bytes, start: int, end: int) -> None:
+        self._data += data[start:end]
+
+    def _on_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _on_value(self, data: bytes, start: int, end: int) -> None:
+        key = self._field.lower()
+        self._headers[key] = self._headers.get(key, b"") + data[start:end]
+
+    def _on_header_end(self) -> None:
+        self._field = b""
+
+    def _on_part_end(self) -> None:
+        if len(self.parts) >= self.max_parts:
+            raise HttpProblem(413, "TooManyImages", f"more than {self.max_parts} images in one request")
+        _, options = self._options(self._headers.get(b"content-disposition"))
+        raw = options.get(b"filename") or options.get(b"name")
+        name = raw.decode("utf-8", "replace") if raw else f"part {len(self.parts) + 1}"
+        self.parts.append(Upload(bytes(self._data), name))
+        self._data, self._headers = bytearray(), {}
+
+    def _on_end(self) -> None:
+        self.done = True
 
 
 def split_multipart(body: bytes, content_type: str, max_parts: int) -> list[Upload]:
@@ -104,46 +169,18 @@ def split_multipart(body: bytes, content_type: str, max_parts: int) -> list[Uplo
     from python_multipart.exceptions import MultipartParseError
     from python_multipart.multipart import MultipartParser, parse_options_header
 
-    _, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
         raise HttpProblem(400, "BadRequest", "multipart/form-data without a boundary")
-    parts: list[Upload] = []
-    state: dict[str, object] = {"data": bytearray(), "field": b"", "headers": {}, "done": False}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] = bytes(state["field"]) + data[start:end]  # type: ignore[arg-type]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        headers: dict[bytes, bytes] = state["headers"]  # type: ignore[assignment]
-        key = bytes(state["field"]).lower()  # type: ignore[arg-type]
-        headers[key] = headers.get(key, b"") + data[start:end]
-
-    def on_part_end() -> None:
-        if len(parts) >= max_parts:
-            raise HttpProblem(413, "TooManyImages", f"more than {max_parts} images in one request")
-        _, options = parse_options_header(state["headers"].get(b"content-disposition"))  # type: ignore[union-attr]
-        raw = options.get(b"filename") or options.get(b"name")
-        name = raw.decode("utf-8", "replace") if raw else f"part {len(parts) + 1}"
-        parts.append(Upload(bytes(state["data"]), name))  # type: ignore[arg-type]
-        state.update(data=bytearray(), headers={})
-
-    callbacks = {
-        "on_part_data": lambda data, start, end: state["data"].extend(data[start:end]),  # type: ignore[union-attr]
-        "on_header_field": on_header_field,
-        "on_header_value": on_header_value,
-        "on_header_end": lambda: state.update(field=b""),
-        "on_part_end": on_part_end,
-        "on_end": lambda: state.update(done=True),
-    }
+    collected = _Parts(max_parts)
     try:
-        parser = MultipartParser(boundary, callbacks)
+        parser = MultipartParser(boundary, collected.callbacks())
         parser.write(body)
         parser.finalize()
     except (MultipartParseError, ValueError) as exc:
         raise HttpProblem(400, "BadRequest", f"malformed multipart body: {exc}") from None
-    if not state["done"]:
+    if not collected.done:
         raise HttpProblem(400, "BadRequest", "multipart body ends before its closing boundary")
-    if not parts:
+    if not collected.parts:
         raise HttpProblem(400, "BadRequest", "multipart body without a part")
-    return parts
+    return collected.parts
