@@ -106,7 +106,7 @@ def _uvicorn(app: Any, limits: ServeLimits) -> Any:
     for name, level in QUIET_LOGGERS.items():  # a malformed request is answered, not logged
         logging.getLogger(name).setLevel(level)
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False,
-                            limit_concurrency=limits.max_connections, timeout_keep_alive=5,
+                            ws="none", limit_concurrency=limits.max_connections, timeout_keep_alive=5,
                             timeout_graceful_shutdown=min(int(limits.timeout) + 1, STOP_BUDGET_S))
     return _Server(config)
 
