@@ -9,13 +9,35 @@ model are pre-processed again when the input format changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._actions.rules import Rule, bind_rules
+from ..errors import ConfigError
 from ..model import Model
 from ..results import StreamEvent
 from ..sources.capture import PREFETCH
 
-__all__ = ["ModelUpdates"]
+__all__ = ["ModelUpdates", "keeps_rules"]
+
+
+def keeps_rules(rules: Sequence[Rule]) -> Callable[[Model], None] | None:
+    """A check for a new model: the stream's rules must still find their labels in it.
+
+    Raises (from the returned check):
+        ConfigError: A label the new model does not have (the message lists its labels),
+            or one it spells another way.
+    """
+    if not rules:
+        return None
+
+    def check(model: Model) -> None:
+        rebound = bind_rules(rules, model.labels, model.task)
+        if rebound != tuple(rules):
+            changed = next(r.label for r, n in zip(rules, rebound) if r.label != n.label)
+            raise ConfigError(f"the rules watch {changed!r}, which the new model spells another way")
+
+    return check
 
 
 class ModelUpdates:

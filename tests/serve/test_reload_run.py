@@ -154,3 +154,19 @@ def test_run_takes_an_update_command_from_mqtt(model_file: Path, frames: Path, b
     assert "MQTT command: ModelInvalid" in rejected["message"] and "expected " + "0" * 64 in rejected["message"]
     assert changed["model"] == str(new) and changed["new_sha256"] == sha
     assert changed["message"].startswith("MQTT command")
+
+
+def test_a_new_model_without_the_label_a_rule_watches_is_rejected(tmp_path: Path, frames: Path) -> None:
+    model_file = tmp_path / "animals.tflite"
+    model_file.write_bytes(tinymodels.with_zip(tinymodels.classifier(3), {"labels.txt": b"cat\ndog\nbird\n"}))
+    rejected: list[StreamEvent] = []
+    with edgekit.stream(model_file, str(frames), reload=True, rules=["dog>=0.5 for 1/1"],
+                        on_event=rejected.append) as stream:
+        for index, result in enumerate(stream):
+            if index == 2:
+                _replace(model_file, Path(edgekit.default_model_path()).read_bytes())  # digits: no dog
+            if index >= 2 and not any(e.event == "model_rejected" for e in rejected):
+                time.sleep(0.05)
+            assert {c.label for c in result.classes} <= {"cat", "dog", "bird"}
+    event = next(e for e in rejected if e.event == "model_rejected")
+    assert "ConfigError" in event.message and "'dog'" in event.message
