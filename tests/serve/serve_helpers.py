@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from testkit import default_signals
 
 HERE = Path(__file__).resolve().parent
 LOADGEN = HERE / "loadgen.py"
@@ -56,12 +57,6 @@ class Running:
         self.server.stop("test done")
         self._thread.join(30)
         assert not self._thread.is_alive(), "the server did not stop within 30 s"
-
-
-def default_signals() -> None:
-    """``preexec_fn`` for a child the test signals: SIGINT, SIGTERM and SIGHUP at their defaults."""
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 def child_env() -> dict[str, str]:
