@@ -265,3 +265,25 @@ def test_without_a_token_a_foreign_host_header_is_refused(http: Any, served: Run
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost:8000", "[::1]:8000", "app.localhost"])
 def test_without_a_token_this_machine_s_names_are_served(http: Any, served: Running, host: str) -> None:
     assert http.get(served.url + "/healthz", headers={"Host": host}).status_code == 200
+
+
+def test_a_stop_refuses_new_connections_and_answers_the_request_in_hand(http: Any, jpegs: list[bytes]) -> None:
+    limits = ServeLimits(replicas=1, queue=2, timeout=15)
+    outcome: dict[str, Any] = {}
+    with edgekit.load(edgekit.default_model_path()) as model, Running(model, limits=limits) as running:
+        release = _blocked(running, 1)
+        asking = threading.Thread(target=lambda: outcome.update(
+            answer=http.post(running.url + "/predict", content=jpegs[0])))
+        asking.start()
+        deadline = time.monotonic() + 10
+        while running.server.pool.waiting < 1:  # the request is in hand, waiting for the interpreter
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        running.server.stop("test")
+        time.sleep(0.5)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", running.server.port), timeout=5)
+        release.set()
+        asking.join(30)
+    assert outcome["answer"].status_code == 200 and outcome["answer"].json()["task"] == "classify"
+    assert running.summary.reason == "test"
