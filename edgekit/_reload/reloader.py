@@ -102,7 +102,7 @@ def warm_up(model: Model) -> None:
 
 
 def loader_like(model: Model, isolate: bool = False) -> Loader:
-    """A :data:`Loader` that loads files with ``model``'s settings (threads, backend, options)."""
+    """A :data:`Loader` that loads files with ``model``'s settings (threads, backend, delegate, options)."""
     from ..model import load
 
     info = model.info
@@ -111,7 +111,7 @@ def loader_like(model: Model, isolate: bool = False) -> Loader:
 
     def load_path(path: str, sha256: str | None) -> Model:
         return load(path, threads=model.threads, backend=info.backend, labels=labels,
-                    isolate=isolate, sha256=sha256, **options)
+                    isolate=isolate, sha256=sha256, delegate=model.delegate, **options)
 
     return load_path
 
