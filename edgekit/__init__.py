@@ -17,6 +17,7 @@ from ._version import __version__
 from .errors import (
     BackendMissing,
     ConfigError,
+    DatasetError,
     EdgekitError,
     ExtraMissing,
     FrameInvalid,
@@ -49,8 +50,10 @@ __all__ = [
     "BackendMissing",
     "Classification",
     "ConfigError",
+    "DatasetError",
     "Detection",
     "EdgekitError",
+    "EvalReport",
     "ExtraMissing",
     "FrameInvalid",
     "FrameResult",
@@ -79,6 +82,7 @@ __all__ = [
     "choose_variant",
     "default_model_path",
     "detect_device",
+    "evaluate",
     "get_profile",
     "load",
     "stream",
@@ -91,6 +95,8 @@ _LAZY = {
     "check_model": "_modelfile.validate",
     "choose_variant": "_device.variants",
     "detect_device": "_device.profiles",
+    "EvalReport": "_evaluate.classify",
+    "evaluate": "_evaluate.classify",
     "get_profile": "_device.profiles",
 }
 

@@ -30,7 +30,7 @@ COMMANDS = {
     "service": "tools",
     "train": "train",
     "export": "train",
-    "evaluate": "train",
+    "evaluate": "evaluate",
 }
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-__all__ = ["echo_json", "model_options", "open_model", "MODEL_OPTION_NAMES"]
+__all__ = ["MODEL_OPTION_NAMES", "debugging", "echo_json", "lazy_trainer", "model_options", "open_model",
+           "pop_model_options", "quiet_native_stderr"]
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
@@ -108,3 +112,47 @@ def lazy_trainer(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def debugging() -> bool:
+    """Whether the command line asked for ``--debug``."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(root and root.obj and root.obj.get("debug"))
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Keep native libraries' log lines (absl, CUDA probing, XNNPACK) and Python warnings off
+    the terminal, while edgekit's own messages still reach it.
+
+    File descriptor 2 points at ``/dev/null`` for the duration; when ``sys.stderr`` is that
+    descriptor it is swapped for a copy of the real one first, so click and tracebacks still
+    print. ``enabled=False`` (``--debug``) changes nothing.
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a test runner's capture: not a real descriptor
+        stderr_fd = -1
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    original = sys.stderr
+    if stderr_fd == 2:
+        sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=original.encoding,  # noqa: SIM115
+                          errors="backslashreplace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        if sys.stderr is not original:
+            sys.stderr.close()
+            sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)
