@@ -5,10 +5,17 @@ backbone frozen (only the new head learns), then its top layers fine-tuned at a
 tenth of the learning rate. Early stopping watches the validation loss; the best
 checkpoint is written (atomically) after every improving epoch, so an
 interrupted training leaves a usable ``model.keras`` behind.
+
+Small datasets (a user's first 100–300 photos) get three things big ones do not need:
+batch-norm statistics measured on the training images before every validation
+(:mod:`.batchnorm`: without it, validation sat at chance), the training set repeated to
+enough steps per epoch, and a warm-up + cosine learning rate (:mod:`.schedule`).
+The result is judged against the majority class and a HOG baseline (:mod:`.verdict`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -18,14 +25,18 @@ from typing import Any
 
 import numpy as np
 
+from edgekit._evaluate.folder import check_trainable, folder_warnings
 from edgekit.errors import ConfigError
 
-from . import backbones, rundir
+from . import backbones, rundir, schedule
+from .batchnorm import precise_batchnorm_callback
 from .data import Dataset, ImageSpec, load_dataset
+from .verdict import Verdict, judge
 
 __all__ = ["STRATEGIES", "TrainConfig", "TrainResult", "class_weights", "train"]
 
 STRATEGIES = ("none", "mirrored", "multiworker")
+MIN_DELTA = 0.005  # smallest drop of the validation loss that early stopping counts as progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,8 @@ class TrainResult:
         replicas: Devices the distribution strategy trained on.
         skipped: ``(file, reason)`` of every file not used.
         history: Per-epoch metrics.
+        verdict: The validation accuracy next to the majority-class rate and the HOG baseline.
+        warnings: Problems of the dataset that did not stop training (naming the folders).
     """
 
     run: Path
@@ -94,6 +107,13 @@ class TrainResult:
     replicas: int
     skipped: tuple[tuple[str, str], ...]
     history: dict[str, list[float]]
+    verdict: Verdict | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def above_chance(self) -> bool:
+        """Whether the network is clearly more accurate than the majority class."""
+        return self.verdict is None or self.verdict.chance.passed
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -185,6 +205,27 @@ def _stages(config: TrainConfig, arch: backbones.Architecture) -> list[tuple[str
     return stages
 
 
+def _small_data_fit(config: TrainConfig, ds: Dataset) -> tuple[np.ndarray, np.ndarray, int]:
+    """The training arrays (tiny sets repeated to enough steps per epoch) and the steps per epoch."""
+    x, y = schedule.repeat_for_steps(ds.train.x, ds.train.y, config.batch_size)
+    return x, y, math.ceil(len(x) / config.batch_size)
+
+
+def _stage_callbacks(config: TrainConfig, ds: Dataset, model: Any, run: Path,
+                     history: dict[str, list[float]], stage: int, best: list[float]) -> list[Any]:
+    """Precise batch norm before each validation (so early stopping and the checkpoint judge the
+    model as it will predict), the run record, early stopping."""
+    import keras
+
+    return [
+        precise_batchnorm_callback(model, ds.train.x, seed=config.seed),
+        _run_callback(keras, model, run / "model.keras", history, stage, best),
+        # min_delta: once validation is perfect its loss creeps down forever by 1e-4s; not progress
+        keras.callbacks.EarlyStopping("val_loss", patience=config.patience, min_delta=MIN_DELTA,
+                                      restore_best_weights=True),
+    ]
+
+
 def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, run: Path,
                 history: dict[str, list[float]], extra_callbacks: tuple[Any, ...]) -> int:
     import keras
@@ -195,6 +236,7 @@ def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, run
     weights = class_weights(ds.train.y, len(ds.classes))
     best = [np.inf]
     stages = _stages(config, arch)
+    x, y, steps = _small_data_fit(config, ds)
     with strategy.scope():
         wrapper = keras.Sequential([_augmenter(keras, spec, config.flip, config.seed), model]) \
             if config.augment else model
@@ -204,19 +246,13 @@ def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, run
         elif name == "fine_tune":
             backbones.unfreeze_top(model)
         with strategy.scope():
-            wrapper.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                            metrics=["accuracy"])
-        callbacks = [
-            _run_callback(keras, model, run / "model.keras", history, number, best),
-            keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(2, config.patience // 2),
-                                              min_lr=lr / 100),
-            *extra_callbacks,
-        ]
+            wrapper.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate(lr, epochs, steps)),
+                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        callbacks = [*_stage_callbacks(config, ds, model, run, history, number, best), *extra_callbacks]
         if verbose:
-            print(f"stage {number}/{len(stages)}: {name}, up to {epochs} epochs, learning rate {lr:g}",
-                  flush=True)
-        wrapper.fit(ds.train.x.astype(np.float32), ds.train.y, batch_size=config.batch_size,
+            print(f"stage {number}/{len(stages)}: {name}, up to {epochs} epochs of {steps} steps, "
+                  f"learning rate {lr:g} (warm-up, cosine)", flush=True)
+        wrapper.fit(x.astype(np.float32), y, batch_size=config.batch_size,
                     epochs=epochs, validation_data=(ds.val.x.astype(np.float32), ds.val.y),
                     class_weight=weights, callbacks=callbacks, verbose=verbose, shuffle=True)
     return len(stages)
@@ -243,16 +279,20 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
 
     Nothing is written until the dataset has been read and the model built.
 
+    A folder no classifier can be trained on (empty, one class, a class with one image) and
+    an existing ``config.out`` are refused before TensorFlow is imported.
+
     Raises:
         DatasetError: the folder cannot be trained on (see :func:`trainer.data.load_dataset`).
         RunExists: ``config.out`` exists and ``config.force`` is false.
         WeightsUnavailable: pretrained weights cannot be downloaded.
         KeyboardInterrupt: re-raised after the records of the best epoch so far are written.
     """
+    _, sizes = check_trainable(config.data)
+    rundir.prepare_out(config.out, config.force)
     tf = _tf()
     import keras
 
-    rundir.prepare_out(config.out, config.force)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     arch = config.architecture(num_classes=2)  # validates before the (slow) dataset read
@@ -265,7 +305,8 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     run = rundir.prepare_out(config.out, config.force, clear=True)
     created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
-    prov = _provenance(config, ds, arch, int(strategy.num_replicas_in_sync))
+    warnings = (*folder_warnings(config.data, sizes), *ds.warnings)
+    prov = {**_provenance(config, ds, arch, int(strategy.num_replicas_in_sync)), "warnings": list(warnings)}
     rundir.write_text(run / "labels.txt", "\n".join(ds.classes) + "\n")
     rundir.write_json(run / "split.json", rundir.dataset_record(ds))
     rundir.write_json(run / "provenance.json", {**prov, "status": "training"})
@@ -301,15 +342,16 @@ def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, l
         raise ConfigError(f"{run}: training produced no checkpoint (no finite validation loss)")
     best = keras.models.load_model(run / "model.keras")
     probs = best.predict(ds.val.x.astype(np.float32), batch_size=64, verbose=0)
-    accuracy = float((probs.argmax(axis=1) == ds.val.y).mean())
+    verdict = judge(probs.argmax(axis=1), ds, int(prov.get("seed", 0)))
     prov = {**prov, "status": "interrupted" if interrupted else "complete",
-            "val_accuracy": accuracy, "epochs": len(history.get("stage", [])), "stages": stages}
+            "val_accuracy": verdict.val_accuracy, "epochs": len(history.get("stage", [])), "stages": stages,
+            "verdict": verdict.to_dict()}
     rundir.write_json(run / "history.json", history)
     rundir.write_json(run / "provenance.json", prov)
     from .plots import plot_history
 
-    plot_history(history, run / "training.png")
+    plot_history(history, run / "training.png", majority=verdict.chance.majority)
     if interrupted:
         raise KeyboardInterrupt(f"training interrupted; the best checkpoint so far is {run / 'model.keras'}")
-    return TrainResult(run, accuracy, prov["epochs"], stages, prov["strategy"]["replicas"],
-                       ds.skipped, history)
+    return TrainResult(run, verdict.val_accuracy, prov["epochs"], stages, prov["strategy"]["replicas"],
+                       ds.skipped, history, verdict, tuple(prov.get("warnings", ())))
