@@ -7,8 +7,9 @@ int8``, then on the held-out ``test`` folder: the Keras float model, the int8 fi
 edgekit runtime (``edgekit.evaluate``, as on a device) and the baseline fitted on the very same
 training split. Goal: int8 ≥ baseline − 2 points on every dataset, train + export ≤ 2 min.
 
-Wall time depends on what else the machine runs; CPU time (all threads) divided by the cores
-is printed next to it as the estimate for an otherwise idle machine.
+Wall time depends on what else the machine runs; the process's CPU time (all threads) is printed
+next to it: on an otherwise idle machine train + export takes at most that long (less when its
+threads share the cores well), so the time goal is checked on CPU time.
 """
 
 from __future__ import annotations
@@ -81,14 +82,14 @@ def test_bench_small_real_datasets_int8_against_the_hog_baseline(tmp_path: Path)
     print(f"\n\nsmall real datasets, tiny backbone, no pretrained weights; held-out accuracy; "
           f"load average {os.getloadavg()[0]:.1f} on {cores} cores")
     print(f"{'dataset':<30} {'k':>2} {'train':>5} {'test':>4} {'float %':>7} {'int8 %':>7} {'HOG+LR %':>8} "
-          f"{'major %':>7} {'int8-HOG':>8} {'epochs':>6} {'wall s':>6} {'cpu/cores s':>11}  goal")
+          f"{'major %':>7} {'int8-HOG':>8} {'epochs':>6} {'wall s':>6} {'cpu s':>6}  goal")
     for r in rows:
         delta = (r["int8"] - r["baseline"]) * 100
-        ok = delta >= -GOAL_POINTS and r["cpu"] / cores <= GOAL_SECONDS
+        ok = delta >= -GOAL_POINTS and r["cpu"] <= GOAL_SECONDS
         print(f"{r['name']:<30} {r['classes']:>2} {r['train']:>5} {r['test']:>4} {r['float'] * 100:>7.1f} "
               f"{r['int8'] * 100:>7.1f} {r['baseline'] * 100:>8.1f} {r['majority'] * 100:>7.1f} {delta:>+8.1f} "
-              f"{r['epochs']:>6} {r['wall']:>6.0f} {r['cpu'] / cores:>11.0f}  {'met' if ok else 'MISSED'}")
-    print(f"goal: int8 >= HOG+LR - {GOAL_POINTS:g} points, train + export <= {GOAL_SECONDS:.0f} s "
-          "(CPU time / cores; wall time is longer while other jobs share the machine)")
+              f"{r['epochs']:>6} {r['wall']:>6.0f} {r['cpu']:>6.0f}  {'met' if ok else 'MISSED'}")
+    print(f"goal: int8 >= HOG+LR - {GOAL_POINTS:g} points, train + export <= {GOAL_SECONDS:.0f} s of CPU time "
+          "(wall time is longer while other jobs share the machine)")
     for r in rows:
         assert r["int8"] >= r["baseline"] - GOAL_POINTS / 100, r
