@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .preprocess import COLOR_ORDERS, NORMALIZATIONS, RESIZE_MODES
 
-__all__ = ["PredictOptions", "parse_normalize"]
+__all__ = ["MIN_CLASS_SCORE", "PredictOptions", "parse_normalize"]
 
+# Classes scoring below this are not reported unless a threshold is given: JSON shows
+# scores to 4 decimals, so they would read as "score": 0.0 and say nothing.
+MIN_CLASS_SCORE = 0.0001
 IMAGENET = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
 TASKS = ("classify", "detect", "raw")
 
@@ -20,7 +23,8 @@ class PredictOptions:
 
     Attributes:
         top_k: Classes kept per classification.
-        score_threshold: Minimum score kept (default 0 for classes, 0.25 for detections).
+        score_threshold: Minimum score kept (default :data:`MIN_CLASS_SCORE` = 0.0001
+            for classes, 0.25 for detections).
         iou_threshold: Overlap above which NMS suppresses a box.
         max_detections: Detections kept per image.
         classes: Keep only these labels or ids (detection).
@@ -49,7 +53,7 @@ class PredictOptions:
         """The score threshold in force for ``task``."""
         if self.score_threshold is not None:
             return self.score_threshold
-        return 0.25 if task == "detect" else 0.0
+        return 0.25 if task == "detect" else MIN_CLASS_SCORE
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

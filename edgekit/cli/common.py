@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sys
 import warnings
@@ -13,8 +12,10 @@ from typing import Any
 
 import click
 
-__all__ = ["MODEL_OPTION_NAMES", "debugging", "echo_json", "lazy_trainer", "model_options", "open_model",
-           "pop_model_options", "quiet_native_stderr"]
+from .._jsonout import json_line
+
+__all__ = ["MODEL_OPTION_NAMES", "debugging", "echo_json", "lazy_trainer", "model_argument", "model_options",
+           "open_model", "pop_model_options", "quiet_native_stderr"]
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
@@ -38,20 +39,25 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Load the model in a child process first (untrusted files)."),
         click.option("--model-sha256", default=None, help="Refuse the model unless its SHA-256 matches."),
         click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
-                     help="Classes to report."),
+                     help="Classes to report at most (those above --score-threshold)."),
         click.option("--score-threshold", "--threshold", type=click.FloatRange(0, 1), default=None,
-                     help="Minimum score to report (default: 0 classify, 0.25 detect)."),
+                     help="Minimum score to report (default: 0.0001 classify — classes that would "
+                          "read 0.0 are left out; 0.25 detect)."),
         click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.45,
                      show_default=True, help="NMS overlap threshold (detection)."),
-        click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True),
+        click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True,
+                     help="Detections to report at most, best first."),
         click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
         click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
                      help="Force the task instead of reading/inferring it."),
         click.option("--layout", default=None, help="Force a detection layout (see inspect)."),
         click.option("--normalize", default=None,
                      help="Input range: unit | signed | raw | imagenet | MEAN,STD."),
-        click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None),
-        click.option("--color", type=click.Choice(["rgb", "bgr", "gray"]), default=None),
+        click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None,
+                     help="How frames become the input size (default: metadata, else stretch; "
+                          "letterbox for YOLO)."),
+        click.option("--color", type=click.Choice(["rgb", "bgr", "gray"]), default=None,
+                     help="Colour order the model takes (default: metadata, else rgb)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -61,6 +67,28 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def pop_model_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Remove the shared model options from ``kwargs`` and return them."""
     return {name: kwargs.pop(name) for name in MODEL_OPTION_NAMES if name in kwargs}
+
+
+def model_argument(model: str, ctx: click.Context | None = None) -> str:
+    """The model path a command's MODEL argument names (``default``: the bundled model).
+
+    Raises:
+        click.UsageError: MODEL is an image or a video, so it was most likely forgotten.
+    """
+    import os
+
+    from ..imagefile import IMAGE_SUFFIXES
+
+    if model == "default":
+        from ..model import default_model_path
+
+        return default_model_path()
+    suffix = os.path.splitext(model)[1].lower()
+    if suffix in IMAGE_SUFFIXES or suffix in (".mp4", ".mov", ".avi", ".mkv", ".webm"):
+        name = ctx.command_path if ctx is not None else "edgekit COMMAND"
+        raise click.UsageError(f"{model!r} is not a model: the first argument is the model "
+                               f"({name} MODEL ...; MODEL may be 'default', the bundled one)", ctx)
+    return model
 
 
 def open_model(path: str, opts: dict[str, Any]) -> Any:
@@ -94,7 +122,7 @@ def open_model(path: str, opts: dict[str, Any]) -> Any:
 
 def echo_json(obj: Any) -> None:
     """Print one JSON object on one line and flush (stdout may be a pipe)."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.write(json_line(obj))
     sys.stdout.flush()
 
 
@@ -115,16 +143,19 @@ def lazy_trainer(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def debugging() -> bool:
-    """Whether the command line asked for ``--debug``."""
+    """Whether native log lines were asked for (``--debug`` or ``EDGEKIT_NATIVE_LOG=1``)."""
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx else None
-    return bool(root and root.obj and root.obj.get("debug"))
+    return bool(root and root.obj and root.obj.get("debug")) or os.environ.get("EDGEKIT_NATIVE_LOG") == "1"
 
 
 @contextlib.contextmanager
 def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
-    """Keep native libraries' log lines (absl, CUDA probing, XNNPACK) and Python warnings off
-    the terminal, while edgekit's own messages still reach it.
+    """Keep TensorFlow's chatter (absl, CUDA probing, oneDNN, XNNPACK lines, Python warnings) off
+    the terminal for a whole training or export, while edgekit's own messages still reach it.
+
+    Unlike :func:`edgekit.backend.native_log_filter` (around one interpreter, keeps non-INFO
+    lines), TensorFlow logs throughout, so everything on fd 2 is dropped here.
 
     File descriptor 2 points at ``/dev/null`` for the duration; when ``sys.stderr`` is that
     descriptor it is swapped for a copy of the real one first, so click and tracebacks still

@@ -1,9 +1,10 @@
 """``edgekit evaluate``: a model against a labelled image folder, with the runtime alone.
 
-It runs on the device (no TensorFlow). Nothing is written unless ``--out DIR`` is given;
-then ``DIR/confusion.png`` (matplotlib, the ``plot`` extra) and ``DIR/report.json``, never
-over existing files without ``--force``. Which evaluator runs is decided by the model's
-task (:func:`evaluator_for`), so other tasks plug in with one entry in :data:`EVALUATORS`.
+It runs on the device (no TensorFlow). Nothing is written unless asked: ``--out DIR`` writes
+``DIR/confusion.png`` (matplotlib, the ``plot`` extra) and ``DIR/report.json``; ``--confusion
+FILE`` only the figure. Existing files are never overwritten without ``--force``. Which
+evaluator runs is decided by the model's task (:func:`evaluator_for`), so other tasks plug in
+with one entry in :data:`EVALUATORS`.
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from typing import Any
 import click
 
 from ..errors import ConfigError, ModelIncompatible
-from .common import debugging, echo_json, model_options, pop_model_options, quiet_native_stderr
+from .common import echo_json, model_argument, model_options, pop_model_options
 
 __all__ = ["EVALUATORS", "evaluate_cmd", "evaluator_for", "output_paths"]
 
 OUT_FILES = ("confusion.png", "report.json")
 
 
-def _classify(model: str, data: str, out: Path | None, load_args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _classify(model: str, data: str, figure: Path | None, load_args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     from .._evaluate import evaluate, render_report
 
-    report = evaluate(model, data, confusion_png=out / "confusion.png" if out else None, **load_args)
+    report = evaluate(model, data, confusion_png=figure, **load_args)
     return report.to_dict(), render_report(report)
 
 
-# task -> callable(model, data, out folder or None, load args) -> (JSON object, text report)
+# task -> callable(model, data, figure path or None, load args) -> (JSON object, text report)
 EVALUATORS: dict[str, Callable[..., tuple[dict[str, Any], str]]] = {"classify": _classify}
 
 
@@ -54,14 +55,18 @@ def evaluator_for(model: str, load_args: dict[str, Any]) -> Callable[..., tuple[
     return EVALUATORS[task]
 
 
-def output_paths(out: str | None, force: bool) -> Path | None:
-    """The ``--out`` folder, created, after checking that nothing in it would be overwritten.
+def output_paths(out: str | None, confusion: str | None, force: bool) -> tuple[Path | None, Path | None]:
+    """The ``--out`` folder (created) and the figure's path, after checking that nothing would be
+    overwritten.
 
     Raises:
-        ConfigError: ``out`` is a file, or holds one of :data:`OUT_FILES` and ``force`` is false.
+        ConfigError: ``out`` is a file, or a file to write exists and ``force`` is false.
     """
     if out is None:
-        return None
+        figure = Path(confusion) if confusion else None
+        if figure is not None and figure.exists() and not force:
+            raise ConfigError(f"--confusion {figure}: already there; pass --force to overwrite it")
+        return None, figure
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"--out {folder}: exists and is not a folder")
@@ -69,7 +74,7 @@ def output_paths(out: str | None, force: bool) -> Path | None:
     if existing and not force:
         raise ConfigError(f"--out {folder}: {', '.join(existing)} already there; pass --force to overwrite")
     folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return folder, Path(confusion) if confusion else folder / "confusion.png"
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
@@ -83,11 +88,15 @@ def _write_json(path: Path, obj: dict[str, Any]) -> None:
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for confusion.png and report.json (nothing is written without it).")
-@click.option("--force", is_flag=True, help="Overwrite confusion.png / report.json in --out.")
+@click.option("--confusion", type=click.Path(dir_okay=False), default=None,
+              help="Draw the confusion matrix into this PNG file instead.")
+@click.option("--force", is_flag=True, help="Overwrite those files if they exist.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one object: accuracy, majority-class rate, per-class metrics, confusion matrix.")
 @model_options
-def evaluate_cmd(model: str, data: str, out: str | None, force: bool, as_json: bool, **kwargs: Any) -> None:
+@click.pass_context
+def evaluate_cmd(ctx: click.Context, model: str, data: str, out: str | None, confusion: str | None, force: bool,
+                 as_json: bool, **kwargs: Any) -> None:
     """Accuracy (next to the majority-class rate), per-class precision/recall/F1, confusion
     matrix and latency of MODEL on DATA (one sub-folder of images per class).
 
@@ -96,18 +105,14 @@ def evaluate_cmd(model: str, data: str, out: str | None, force: bool, as_json: b
     """
     from .._evaluate.folder import scan
 
-    if model == "default":
-        from ..model import default_model_path
-
-        model = default_model_path()
+    model = model_argument(model, ctx)
     scan(data)  # a missing or empty folder fails before the model is loaded
     opts = pop_model_options(kwargs)
     load_args = {k: v for k, v in opts.items() if v is not None and k != "model_sha256"}
     if opts.get("model_sha256"):
         load_args["sha256"] = opts["model_sha256"]
-    folder = output_paths(out, force)
-    with quiet_native_stderr(not debugging()):
-        obj, text = evaluator_for(model, load_args)(model, data, folder, load_args)
+    folder, figure = output_paths(out, confusion, force)
+    obj, text = evaluator_for(model, load_args)(model, data, figure, load_args)
     if folder is not None:
         _write_json(folder / "report.json", obj)
     if as_json:

@@ -147,11 +147,14 @@ def test_folder_warnings_name_tiny_and_outnumbered_classes(tmp_path: Path) -> No
     assert unbalanced.startswith(f"{data.resolve()}: unbalanced classes, 0 has 150 images and 1 only 5 (30:1)")
 
 
-def test_output_paths_refuse_a_file_as_out_folder(tmp_path: Path) -> None:
+def test_output_paths_refuse_a_file_as_out_folder_and_an_existing_figure(tmp_path: Path) -> None:
     from edgekit.cli.evaluate import output_paths
 
     target = tmp_path / "taken"
     target.write_text("x")
     with pytest.raises(ConfigError, match="exists and is not a folder"):
-        output_paths(str(target), force=True)
-    assert output_paths(None, force=False) is None
+        output_paths(str(target), None, force=True)
+    assert output_paths(None, None, force=False) == (None, None)
+    with pytest.raises(ConfigError, match=f"--confusion {target}: already there; pass --force"):
+        output_paths(None, str(target), force=False)
+    assert output_paths(None, str(target), force=True) == (None, target)

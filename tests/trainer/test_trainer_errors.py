@@ -131,3 +131,15 @@ def test_train_skips_corrupt_files_takes_grey_and_non_square_images_and_warns_ab
     assert set(dict(prov["dataset"]["skipped"])) == {"0/corrupt.jpg", "1/Thumbs.db"}
     assert "1/wide.jpg" in {p for p, _ in json.loads((out / "split.json").read_text())["train"]} | \
         {p for p, _ in json.loads((out / "split.json").read_text())["val"]}
+
+
+def test_evaluate_writes_nothing_into_the_current_folder_unless_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_digit_folder(tmp_path / "d", per_class=3)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(cli, ["evaluate", "default", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert list(here.iterdir()) == []
+    assert json.loads(_last_line(result.output))["confusion_png"] is None
