@@ -158,3 +158,14 @@ def test_output_paths_refuse_a_file_as_out_folder_and_an_existing_figure(tmp_pat
     with pytest.raises(ConfigError, match=f"--confusion {target}: already there; pass --force"):
         output_paths(None, str(target), force=False)
     assert output_paths(None, str(target), force=True) == (None, target)
+
+
+def test_a_figure_without_matplotlib_names_the_plot_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgekit.errors import ExtraMissing
+
+    data = _digit_folder(tmp_path / "d", per_class=2, classes=(0, 1))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on a device without the plot extra
+    assert edgekit.evaluate(edgekit.default_model_path(), data).samples == 4  # no figure: no matplotlib needed
+    with pytest.raises(ExtraMissing, match=r"the confusion-matrix figure needs matplotlib: install the 'plot' extra"):
+        edgekit.evaluate(edgekit.default_model_path(), data, confusion_png=tmp_path / "cm.png")
+    assert not (tmp_path / "cm.png").exists()
