@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import sys
 import warnings
@@ -16,6 +17,8 @@ from .._jsonout import json_line
 
 __all__ = ["MODEL_OPTION_NAMES", "debugging", "echo_json", "lazy_trainer", "model_argument", "model_options",
            "open_model", "pop_model_options", "quiet_native_stderr"]
+
+NOISY_LOGGERS = ("absl", "tensorflow", "keras")  # Python loggers TensorFlow warns through
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
@@ -159,7 +162,8 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
 
     File descriptor 2 points at ``/dev/null`` for the duration; when ``sys.stderr`` is that
     descriptor it is swapped for a copy of the real one first, so click and tracebacks still
-    print. ``enabled=False`` (``--debug``) changes nothing.
+    print; Python warnings and the :data:`NOISY_LOGGERS` below ERROR are dropped.
+    ``enabled=False`` (``--debug``) changes nothing.
     """
     if not enabled:
         yield
@@ -177,13 +181,21 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
     if stderr_fd == 2:
         sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=original.encoding,  # noqa: SIM115
                           errors="backslashreplace")
+    loggers = {name: logging.getLogger(name) for name in NOISY_LOGGERS}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
         if sys.stderr is not original:
-            sys.stderr.close()
+            # not closed: a logging handler created meanwhile may hold it, and it still
+            # writes to the terminal (it is a copy of the real descriptor)
+            sys.stderr.flush()
             sys.stderr = original
         os.dup2(saved, 2)
         os.close(saved)
