@@ -217,17 +217,45 @@ class FrameResult:
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """Something that happened to a stream: ``source_offline``, ``source_online``, ``stopped``."""
+    """Something that happened to a stream.
+
+    ``event`` is ``source_offline``, ``source_online``, ``stopped``, ``rule`` (a rule
+    turned on or off), ``storage_full`` / ``storage_ok`` (snapshots stopped or resumed)
+    or ``capture_full`` (frames for retraining stopped). The fields after ``message``
+    are set by rule events only and written to JSON only when set.
+
+    Attributes:
+        rule: The rule's name (its text, e.g. ``"person>=0.6 for 3/5"``, unless named).
+        state: ``"on"`` (the rule started to hold) or ``"off"`` (it stopped).
+        frame: Index of the frame that changed the state.
+        label: The label the rule watches.
+        score: Best score of that label in the frame (in the zone).
+        count: Objects of that label in the frame (in the zone); 1 or 0 for classifiers.
+        snapshot: The JPEG written for this event (announced before it is on disk).
+        clip: The clip this event starts or extends.
+    """
 
     event: str
     ts: float
     source: str
     message: str | None = None
+    rule: str | None = None
+    state: str | None = None
+    frame: int | None = None
+    label: str | None = None
+    score: float | None = None
+    count: int | None = None
+    snapshot: str | None = None
+    clip: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": self.event, "ts": _r(self.ts, 3), "source": self.source}
         if self.message:
             out["message"] = self.message
+        for key in ("rule", "state", "frame", "label", "score", "count", "snapshot", "clip"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = _r(value) if key == "score" else value
         return out
 
 

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._actions.hooks import StreamActions
+from .._actions.rules import Rule
 from ..errors import ConfigError, InputError
 from ..model import Model
 from ..results import FrameResult, Latency, StreamEvent, StreamStats
@@ -38,7 +40,9 @@ SINKS_CLOSE_S = 1.2
 def _names(sinks: list[Any]) -> list[str]:
     if not sinks:
         return []
-    from ..sinks.queued import sink_names  # only then: the sinks package imports every sink
+    from ..sinks.queued import (
+        sink_names,  # only then: the sinks package imports every sink
+    )
 
     return sink_names(sinks)
 
@@ -57,7 +61,7 @@ class Stream:
                  on_event: list[Callable[[StreamEvent], Any]], events: bool,
                  source_options: SourceOptions, max_fps: float | None, every: int,
                  max_frames: int | None, duration: float | None, stall_timeout: float,
-                 prepare_ahead: bool = True) -> None:
+                 prepare_ahead: bool = True, rules: tuple[Rule, ...] = ()) -> None:
         self.model = model
         self.sinks = sinks
         self._sink_names = _names(sinks)
@@ -78,6 +82,7 @@ class Stream:
         self._thermal: ThermalSampler | None = None
         self._summary: StreamSummary | None = None
         self._last_frame: Frame | None = None
+        self._actions = StreamActions(rules, sinks)
         self.source_name = "?"
 
     # -- life cycle -----------------------------------------------------------------
@@ -160,7 +165,7 @@ class Stream:
         ping_every = watchdog_interval()
         last_ping = time.monotonic()
         while True:
-            for event in capture.drain_events():
+            for event in capture.drain_events() + self._actions.reported(self.source_name):
                 self._emit_event(event)
                 if self._events:
                     yield event
@@ -177,6 +182,7 @@ class Stream:
             if self._interval:
                 next_slot = started + self._interval
             self._emit_result(result, frame)
+            acted = self._act(result, frame)
             if not ready:
                 ready = notify("READY=1") or True
             if ping_every and time.monotonic() - last_ping >= ping_every:
@@ -184,6 +190,8 @@ class Stream:
                 notify("WATCHDOG=1")
                 notify(f"STATUS={self._stats.fps(last_ping):.1f} FPS, {self._stats.inferred} frames")
             yield result
+            if self._events:
+                yield from acted
 
     def _should_stop(self, capture: Capture) -> bool:
         if self._stop.is_set():
@@ -257,11 +265,23 @@ class Stream:
         for callback in self._on_result:
             callback(result)
 
-    def _emit_event(self, event: StreamEvent) -> None:
+    def _act(self, result: FrameResult, frame: Frame) -> list[StreamEvent]:
+        """The rule events of ``result``, sent to the sinks with the frame that caused them."""
+        events = self._actions.update(result)
+        for event in events:
+            self._emit_event(event, frame.image)
+        return events
+
+    @property
+    def rules(self) -> dict[str, bool]:
+        """``{rule name: on}``: which rules hold now."""
+        return self._actions.active
+
+    def _emit_event(self, event: StreamEvent, image: Any = None) -> None:
         log.info("%s: %s %s", event.source, event.event, event.message or "")
         stats = self.stats
         for sink in self.sinks:
-            sink.write(event, None, stats)
+            sink.write(event, image, stats)
         for callback in self._on_event:
             callback(event)
 
@@ -284,6 +304,8 @@ class Stream:
             assert self._capture is not None
             self._capture.stop(CAPTURE_STOP_S)
             try:
+                for event in self._actions.reported(self.source_name):  # e.g. a last storage_full
+                    self._emit_event(event)
                 self._emit_event(self._stopped_event())
             except Exception as exc:  # noqa: BLE001 - a failing callback must not block cleanup
                 log.warning("stopped event: %s: %s", type(exc).__name__, exc)

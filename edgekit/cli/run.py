@@ -9,6 +9,12 @@ import click
 
 from ..errors import ConfigError
 from . import interrupt
+from .actions import (
+    ExecCommand,
+    action_options,
+    check_action_options,
+    pop_action_options,
+)
 from .common import model_options, open_model, pop_model_options
 
 __all__ = ["run_cmd"]
@@ -32,8 +38,9 @@ def _source_spec(camera: str | None, source: str | None) -> str:
     return source if source is not None else "demo"
 
 
-class _RunCommand(click.Command):
-    """``run`` takes no arguments: name the option a stray one was probably meant for."""
+class _RunCommand(ExecCommand):
+    """``run`` takes no arguments (``--exec`` takes the rest): name the option a stray one was
+    probably meant for."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         rest = super().parse_args(ctx, args)
@@ -74,6 +81,7 @@ class _RunCommand(click.Command):
               show_default=True, help="Seconds without a frame before a live source is reopened.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr at the end.")
 @_sink_options
+@action_options
 @model_options
 def run_cmd(model_path: str | None, camera: str | None, source: str | None, width: int | None,
             height: int | None, fps: float | None, loop: bool, realtime: bool,
@@ -95,21 +103,25 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
       edgekit run --camera picam --serve 8080
       edgekit run --source rtsp://192.168.1.20/stream --mqtt mqtt://localhost --topic cam/1
       edgekit run --source clip.mp4 --out results.jsonl --save annotated.mp4
+      edgekit run --model detect.tflite --camera 0 --when 'person>=0.6 for 3/5' \\
+          --zone 0,240,640,480 --cooldown 30 --snapshots events/ --exec notify-send person
     """
     from ..sources import SourceOptions, source_factory
     from .sinks import check_sink_options, pop_sink_options
 
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)
+    action_opts = pop_action_options(kwargs)
     spec = _source_spec(camera, source)
     # Check the source spec before anything is opened or created (--out, --save files).
     source_factory(spec, SourceOptions(width, height, fps, loop, realtime, stall_timeout))
     check_sink_options(**sink_opts)
+    check_action_options(sink_opts.get("mqtt"), **action_opts)
     limits = {"width": width, "height": height, "fps": fps, "loop": loop, "realtime": realtime,
               "max_fps": max_fps, "every": every, "max_frames": max_frames, "duration": duration,
               "stall_timeout": stall_timeout}
     try:
-        summary = _run(model_path, model_opts, sink_opts, spec, limits)
+        summary = _run(model_path, model_opts, sink_opts, action_opts, spec, limits)
     except KeyboardInterrupt as exc:  # a signal before the stream ran: nothing was written yet
         if not quiet:
             click.echo(f"stopped: {interrupt.signal_name(exc)} received while starting", err=True)
@@ -121,8 +133,8 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
         raise click.exceptions.Exit(code)
 
 
-def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str, Any], spec: str,
-         limits: dict[str, Any]) -> Any:
+def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str, Any],
+         action_opts: dict[str, Any], spec: str, limits: dict[str, Any]) -> Any:
     """Load, open the sinks, run the stream to its end; the summary. Every sink is closed."""
     from .._stream.factory import stream
     from ..model import default_model_path
@@ -134,10 +146,15 @@ def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str
 
     path = default_model_path() if model_path in (None, "default") else model_path
     with open_model(path, model_opts) as loaded:
-        sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
-                            on_stdout_closed=stdout_closed, **sink_opts)
+        rules, actions = _actions(loaded, sink_opts, action_opts)  # labels checked: nothing made yet
         try:
-            running = stream(loaded, spec, sinks=sinks, **limits)  # owns them, even if it fails
+            sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
+                                on_stdout_closed=stdout_closed, **sink_opts) + actions
+        except BaseException:
+            close_sinks(actions)
+            raise
+        try:
+            running = stream(loaded, spec, sinks=sinks, rules=rules, **limits)  # owns them, even if it fails
         except BaseException:  # ... but a Ctrl-C may land before it got them
             close_sinks(sinks)  # idempotent
             raise
@@ -159,3 +176,12 @@ def _announce(sinks: list[Any], token: str | None) -> None:
             wildcard = web.host in ("0.0.0.0", "::", "")
             url = f"http://<this machine's address>:{web.port}/" if wildcard else web.url
             click.echo(f"web preview: {url}" + ("?token=<the --token value>" if token else ""), err=True)
+
+
+def _actions(model: Any, sink_opts: dict[str, Any], action_opts: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """The rules and the action sinks (snapshots, --exec, --capture, Home Assistant), queued."""
+    from ..sinks.queued import QueuedSink
+    from .actions import build_actions
+
+    rules, sinks = build_actions(model, sink_opts, **action_opts)
+    return rules, [QueuedSink(s, maxsize=getattr(s, "queue_size", 16)) for s in sinks]

@@ -2,7 +2,8 @@
 
 Routes: ``/`` the page, ``/stream.mjpg`` the annotated stream
 (``multipart/x-mixed-replace``), ``/snapshot.jpg`` the latest annotated frame,
-``/results.json`` the latest result and stats, ``/healthz``.
+``/results.json`` the latest result and stats (and recent events, and which
+rules are on), ``/healthz``.
 
 Each frame is drawn and JPEG-encoded at most once, by the first client that
 asks for it, and shared by all clients; with no client nothing is encoded.
@@ -125,6 +126,7 @@ class _Latest:
         self.result: FrameResult | None = None
         self.stats: StreamStats | None = None
         self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
+        self.rules: dict[str, dict[str, Any]] = {}  # rule name → its latest event
         self.closed = False
         self.encodes = 0
         self._encode_lock = threading.Lock()
@@ -164,6 +166,7 @@ class _Latest:
                 "result": self.result.to_dict() if self.result is not None else None,
                 "stats": self.stats.to_dict() if self.stats is not None else None,
                 "events": list(self.events),
+                "rules": dict(self.rules),
                 "frames": self.seq,
                 "time": round(time.time(), 3),
             }
@@ -334,6 +337,8 @@ class WebSink:
         if isinstance(item, StreamEvent):
             with self.latest.cond:
                 self.latest.events.append(item.to_dict())
+                if item.event == "rule" and item.rule is not None:
+                    self.latest.rules[item.rule] = item.to_dict()
             return
         self.latest.put(item, frame, stats)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import zoo
+from testkit import needs_tensorflow
 
 from edgekit._tools import bench, bench_report
 from edgekit.errors import ConfigError
@@ -101,6 +102,8 @@ def test_bench_text_table_and_dynamic_range_warning() -> None:
     assert out.count("dynamic-range quantized") == 1  # only the dynamic model is flagged
 
 
+@needs_tensorflow
+@pytest.mark.slow  # a child imports TensorFlow
 def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> None:
     code = (
         "import sys, json\n"

@@ -114,7 +114,7 @@ def test_evaluate_maps_integer_folders_to_class_ids_of_unlabelled_models(tmp_pat
     assert report["samples"] == 150 and report["accuracy"] >= 0.9
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # trains
 def test_train_skips_corrupt_files_takes_grey_and_non_square_images_and_warns_about_few(tmp_path: Path) -> None:
     import cv2
 

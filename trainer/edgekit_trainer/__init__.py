@@ -13,17 +13,27 @@ from __future__ import annotations
 
 from edgekit._evaluate import EvalReport, evaluate
 
-from .errors import ChanceLevel, DatasetError, ParityFailed, RunExists, WeightsUnavailable
+from .errors import (
+    ChanceLevel,
+    ClusterError,
+    DatasetError,
+    ParityFailed,
+    ResumeRefused,
+    RunExists,
+    WeightsUnavailable,
+)
 from .exporter import ExportConfig, ExportedModel, export
 from .fit import TrainConfig, TrainResult, train
 
 __all__ = [
     "ChanceLevel",
+    "ClusterError",
     "DatasetError",
     "EvalReport",
     "ExportConfig",
     "ExportedModel",
     "ParityFailed",
+    "ResumeRefused",
     "RunExists",
     "TrainConfig",
     "TrainResult",
