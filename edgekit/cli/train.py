@@ -122,7 +122,7 @@ def _print_summary(result: Any, backbone: str, shown: set[str]) -> None:
         click.echo(f"skipped {len(result.skipped)} files (listed in {result.run}/provenance.json): "
                    + ", ".join(p for p, _ in result.skipped[:5]) + (" …" if len(result.skipped) > 5 else ""),
                    err=True)
-    click.echo(f"trained {result.epochs} epochs ({result.stages} stage{'s' if result.stages > 1 else ''}, "
+    click.echo(f"finished after {result.epochs} epochs ({result.stages} stage{'s' if result.stages > 1 else ''}, "
                f"{result.replicas} replica{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
     for line in render_verdict(result.verdict, backbone) if result.verdict else ():
         if line.startswith("WARNING"):
