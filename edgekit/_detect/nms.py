@@ -1,27 +1,43 @@
-"""Class-aware non-maximum suppression.
+"""Class-aware non-maximum suppression, as Ultralytics runs it.
 
-OpenCV's maintained ``cv2.dnn.NMSBoxesBatched`` does the work; a vectorized
-NumPy version (one Python iteration per *kept* box, never per candidate)
-stands in when OpenCV's ``dnn`` module is unavailable. Both follow the same
-rule: visiting boxes best score first (ties: lower index first), a box is
-dropped when its IoU with an already kept box *of the same class* is greater
-than ``iou_threshold``.
+Ultralytics shifts every box by ``class id × 7680`` pixels (in float32), so that
+boxes of different classes never overlap, and runs torchvision's greedy NMS once
+over all of them: visiting boxes best score first (ties: lower index first), a
+box is dropped when its IoU with an already kept box is greater than
+``iou_threshold``. Boxes without area never suppress nor are suppressed
+(their IoU is 0, or 0/0). :func:`nms` does the same, on the same float32
+shifted boxes, with OpenCV's maintained ``cv2.dnn.NMSBoxes`` doing the pairwise
+work in C++; :func:`nms_numpy` is the same rule in NumPy (one vectorized IoU row
+per *kept* box), used when OpenCV's ``dnn`` module is unavailable.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .boxes import box_iou
+__all__ = ["CLASS_OFFSET", "nms", "nms_numpy"]
 
-__all__ = ["nms", "nms_numpy"]
+# Ultralytics' max_wh: the per-class shift that separates classes.
+CLASS_OFFSET = 7680.0
+
+
+def _prepare(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shifted float32 boxes, float32 scores and the visit order (best first, ties by index)."""
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    s = np.asarray(scores, dtype=np.float32).reshape(-1)
+    if class_ids is not None:
+        shift = np.asarray(class_ids).reshape(-1).astype(np.float32) * np.float32(CLASS_OFFSET)
+        b = b + shift[:, None]
+    return b, s, np.argsort(-s, kind="stable")
 
 
 def nms(
     boxes: np.ndarray,
     scores: np.ndarray,
     class_ids: np.ndarray | None = None,
-    iou_threshold: float = 0.45,
+    iou_threshold: float = 0.7,
     top_k: int | None = None,
 ) -> np.ndarray:
     """Indices of the boxes kept by class-aware NMS, best score first.
@@ -37,29 +53,28 @@ def nms(
     Returns:
         ``int64`` indices into ``boxes``, best first.
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    ids = np.zeros(len(scores), np.int64) if class_ids is None else np.asarray(class_ids, np.int64)
-    if len(scores) == 0:
+    b, s, order = _prepare(boxes, scores, class_ids)
+    if len(s) == 0:
         return np.empty(0, np.int64)
     try:
         import cv2
 
-        batched = cv2.dnn.NMSBoxesBatched
+        nms_boxes = cv2.dnn.NMSBoxes
     except (ImportError, AttributeError):
-        return nms_numpy(boxes, scores, ids, iou_threshold, top_k)
-    # Visit order must not depend on the implementation's sort: pre-sort
-    # (stable) so that ties keep the lower index, then read results back.
-    order = np.argsort(-scores, kind="stable")
-    b = boxes[order]
-    b = b - np.minimum(b.min(axis=0)[[0, 1, 0, 1]], 0.0)  # OpenCV's class offsets assume x, y >= 0
-    xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-    # OpenCV's own top_k cuts candidates *before* suppression: cut after instead.
-    kept = batched(
-        xywh, scores[order], ids[order].astype(np.int32), float(scores.min()) - 1.0,
-        float(iou_threshold), 1.0, 0,
-    )
-    kept = np.sort(np.asarray(kept, dtype=np.int64).reshape(-1))
+        return nms_numpy(boxes, scores, class_ids, iou_threshold, top_k)
+    b = b[order]
+    solid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    # OpenCV's IoU of two boxes without area is 1, torchvision's is 0/0 (never
+    # suppresses): such boxes are always kept, so they stay out of OpenCV's hands.
+    ranks = np.flatnonzero(solid)
+    kept = np.flatnonzero(~solid)
+    if ranks.size:
+        xyxy = b[ranks].astype(np.float64)  # exact: the float32 corners, widths in float64
+        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+        # visited in our order: OpenCV gets the ranks (n … 1) as scores
+        found = nms_boxes(xywh, np.arange(ranks.size, 0, -1, dtype=np.float32), 0.0, float(iou_threshold))
+        kept = np.concatenate([kept, ranks[np.asarray(found, np.int64).reshape(-1)]])
+    kept = np.sort(kept)  # ranks in the visit order = best first, ties by index
     return order[kept[:top_k] if top_k else kept]
 
 
@@ -67,24 +82,24 @@ def nms_numpy(
     boxes: np.ndarray,
     scores: np.ndarray,
     class_ids: np.ndarray | None = None,
-    iou_threshold: float = 0.45,
+    iou_threshold: float = 0.7,
     top_k: int | None = None,
 ) -> np.ndarray:
-    """:func:`nms` in NumPy: one vectorized IoU row per kept box."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    if len(scores) == 0:
+    """:func:`nms` in NumPy, torchvision's float32 arithmetic: one IoU row per kept box."""
+    b, s, order = _prepare(boxes, scores, class_ids)
+    if len(s) == 0:
         return np.empty(0, np.int64)
-    ids = np.zeros(len(scores), np.int64) if class_ids is None else np.asarray(class_ids, np.int64)
-    order = np.argsort(-scores, kind="stable")
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     limit = len(order) if not top_k else int(top_k)
+    threshold = np.float64(iou_threshold)  # float32 IoU compared in float64, as torchvision does
     keep: list[int] = []
-    while order.size and len(keep) < limit:
-        best, rest = order[0], order[1:]
-        keep.append(int(best))
-        same = ids[rest] == ids[best]
-        overlap = box_iou(boxes[best], boxes[rest[same]])[0]
-        drop = np.zeros(rest.size, bool)
-        drop[np.flatnonzero(same)[overlap > iou_threshold]] = True
-        order = rest[~drop]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while order.size and len(keep) < limit:
+            best, rest = order[0], order[1:]
+            keep.append(int(best))
+            w = np.maximum(np.float32(0), np.minimum(b[best, 2], b[rest, 2]) - np.maximum(b[best, 0], b[rest, 0]))
+            h = np.maximum(np.float32(0), np.minimum(b[best, 3], b[rest, 3]) - np.maximum(b[best, 1], b[rest, 1]))
+            inter = w * h
+            iou = inter / (area[best] + area[rest] - inter)
+            order = rest[~(iou > threshold)]
     return np.asarray(keep, dtype=np.int64)

@@ -79,21 +79,22 @@ def _ultralytics_names(raw: bytes) -> tuple[str, ...]:
     return ()
 
 
-def labels_from_zip(files: dict[str, bytes]) -> tuple[str, ...]:
-    """Labels among the files zipped onto a model (``()`` if none).
+def labels_from_zip(files: dict[str, bytes]) -> tuple[tuple[str, ...], str]:
+    """Labels among the files zipped onto a model, and where they came from.
 
-    TFLite-Support models carry a label ``.txt``; Ultralytics exports carry a
-    ``metadata.json`` with ``{"names": {"0": "person", ...}}``.
+    TFLite-Support models carry a label ``.txt`` (source ``"tflite-support"``);
+    Ultralytics exports carry a ``metadata.json`` with ``{"names": {"0": "person", ...}}``
+    (source ``"ultralytics"``). ``((), "none")`` when there are none.
     """
     for name, raw in sorted(files.items()):
         if name.rsplit("/", 1)[-1] == "metadata.json":
             found = _ultralytics_names(raw)
             if found:
-                return found
+                return found, "ultralytics"
     texts = sorted(name for name in files if name.lower().endswith(".txt"))
     preferred = [n for n in texts if "label" in n.lower()] or texts
     for name in preferred:
         labels = parse_labels(files[name].decode("utf-8", "replace"))
         if labels:
-            return labels
-    return ()
+            return labels, "tflite-support"
+    return (), "none"

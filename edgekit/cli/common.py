@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..options import IOU_THRESHOLD, MAX_DETECTIONS
+
 __all__ = ["echo_json", "model_options", "open_model", "MODEL_OPTION_NAMES"]
 
 MODEL_OPTION_NAMES = (
@@ -36,10 +38,11 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
                      help="Classes to report."),
         click.option("--score-threshold", "--threshold", type=click.FloatRange(0, 1), default=None,
-                     help="Minimum score to report (default: 0 classify, 0.25 detect)."),
-        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.45,
-                     show_default=True, help="NMS overlap threshold (detection)."),
-        click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True),
+                     help="Minimum score to report (default: 0 classify; detections above 0.25)."),
+        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+                     help=f"NMS overlap threshold (detection; default {IOU_THRESHOLD}, as Ultralytics)."),
+        click.option("--max-detections", type=click.IntRange(min=1), default=None,
+                     help=f"Detections kept per frame (default {MAX_DETECTIONS}, as Ultralytics)."),
         click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
         click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
                      help="Force the task instead of reading/inferring it."),

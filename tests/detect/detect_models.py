@@ -147,6 +147,30 @@ def yolo(layout: str, quant: str = "float32", pixels: bool = False) -> Path:
     return zoo.cached(name, lambda: constant_model(head(layout, n, pixels), quant, INPUT[::-1]))
 
 
+def brightness_model(quant: str = "float32") -> Path:
+    """:func:`yolo` ``yolov8`` whose one background candidate widens with the frame's brightness.
+
+    Its normalized width is ``0.3 + 2 × min(mean(input), 1)``: 2.3 on a white frame,
+    more than a per-frame guess of the units allowed for normalized boxes.
+    """
+
+    def build() -> bytes:
+        tf = _tf()
+        base = head("yolov8", 2100)
+        grow = np.zeros_like(base)
+        grow[0, 2, 5] = 2.0  # candidate 5 is background (objects sit at multiples of 97)
+        base[0, 2, 5] = 0.3
+        shape = (1, *INPUT[::-1], 3)
+
+        @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+        def model(x):  # type: ignore[no-untyped-def]
+            return tf.constant(base) + tf.constant(grow) * tf.minimum(tf.reduce_mean(x), 1.0)
+
+        return _convert(model, quant, shape)
+
+    return zoo.cached(f"detect_brightness_{quant}.tflite", build)
+
+
 def ssd_post_process(num_classes: int = NUM_CLASSES, max_detections: int = 10) -> Callable:  # type: ignore[type-arg]
     """An empty ``tf.function`` that the converter replaces by ``TFLite_Detection_PostProcess``."""
     tf = _tf()
