@@ -1,14 +1,29 @@
-"""Class-aware non-maximum suppression, as Ultralytics runs it.
+"""Class-aware non-maximum suppression, as Ultralytics runs it — exactly, and without a Python loop per box.
 
 Ultralytics shifts every box by ``class id × 7680`` pixels (in float32), so that
 boxes of different classes never overlap, and runs torchvision's greedy NMS once
 over all of them: visiting boxes best score first (ties: lower index first), a
-box is dropped when its IoU with an already kept box is greater than
-``iou_threshold``. Boxes without area never suppress nor are suppressed
-(their IoU is 0, or 0/0). :func:`nms` does the same, on the same float32
-shifted boxes, with OpenCV's maintained ``cv2.dnn.NMSBoxes`` doing the pairwise
-work in C++; :func:`nms_numpy` is the same rule in NumPy (one vectorized IoU row
-per *kept* box), used when OpenCV's ``dnn`` module is unavailable.
+box is dropped when its IoU with an already *kept* box is greater than
+``iou_threshold``. Boxes without area never suppress nor are suppressed (their
+IoU is 0, or 0/0).
+
+:func:`nms` gets the same answer in three vectorized steps:
+
+1. **Pairs that can overlap enough.** IoU > t needs an x-overlap above
+   ``t × width`` of both boxes, so with boxes sorted by ``x1`` a box can only
+   pair with the boxes whose ``x1`` lies less than ``(1 - t) × its width`` to its
+   right (a sweep with ``searchsorted``; the class shift puts other classes far
+   away). Their IoU is computed in torchvision's float32 arithmetic; pairs
+   above the threshold are the edges "better box → worse box".
+2. **Greedy resolution of the edges.** A box is kept iff no kept box has an edge
+   to it. Starting from "all kept", one vectorized pass per step recomputes
+   that rule for every box; after ``k`` passes every box at the end of a chain
+   of ``k`` edges is settled, and the loop stops when nothing changes (a few
+   passes: suppression chains are short).
+3. The kept boxes, best first, cut at ``top_k``.
+
+:func:`nms_numpy` is the textbook loop (one IoU row per kept box) in the same
+arithmetic; the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -56,26 +71,57 @@ def nms(
     b, s, order = _prepare(boxes, scores, class_ids)
     if len(s) == 0:
         return np.empty(0, np.int64)
-    try:
-        import cv2
+    b = b[order]  # rank = position in the visit order
+    src, dst = _edges(b, float(iou_threshold))
+    kept = np.ones(len(b), bool)
+    if src.size:
+        while True:  # kept[j] = no kept box has an edge to j
+            hit = np.zeros(len(b), bool)
+            hit[dst[kept[src]]] = True
+            if np.array_equal(~hit, kept):
+                break
+            kept = ~hit
+    ranks = np.flatnonzero(kept)
+    return order[ranks[:top_k] if top_k else ranks]
 
-        nms_boxes = cv2.dnn.NMSBoxes
-    except (ImportError, AttributeError):
-        return nms_numpy(boxes, scores, class_ids, iou_threshold, top_k)
-    b = b[order]
-    solid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-    # OpenCV's IoU of two boxes without area is 1, torchvision's is 0/0 (never
-    # suppresses): such boxes are always kept, so they stay out of OpenCV's hands.
-    ranks = np.flatnonzero(solid)
-    kept = np.flatnonzero(~solid)
-    if ranks.size:
-        xyxy = b[ranks].astype(np.float64)  # exact: the float32 corners, widths in float64
-        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        # visited in our order: OpenCV gets the ranks (n … 1) as scores
-        found = nms_boxes(xywh, np.arange(ranks.size, 0, -1, dtype=np.float32), 0.0, float(iou_threshold))
-        kept = np.concatenate([kept, ranks[np.asarray(found, np.int64).reshape(-1)]])
-    kept = np.sort(kept)  # ranks in the visit order = best first, ties by index
-    return order[kept[:top_k] if top_k else kept]
+
+def _edges(b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(better, worse)`` of ranks whose float32 IoU is above ``threshold``."""
+    x1, y1, x2, y2 = b.T  # views
+    with np.errstate(invalid="ignore", over="ignore"):
+        solid = np.flatnonzero((x2 > x1) & (y2 > y1))
+        by_x = solid[np.argsort(x1[solid], kind="stable")]
+        left = x1[by_x].astype(np.float64)
+        # IoU > t needs an x-overlap > t × width: the partner's x1 lies within (1 - t) × width
+        # (widened a little, so that float32 rounding never loses a pair)
+        reach = left + (1.0 - threshold) * 1.001 * (x2[by_x] - left) + 1e-3
+        stop = np.searchsorted(left, reach, side="left")
+    first = np.arange(len(by_x))
+    counts = np.maximum(stop - first - 1, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    a = np.repeat(first, counts)
+    c = np.arange(1, total + 1) + np.repeat(first - np.cumsum(counts) + counts, counts)
+    i, j = by_x[a], by_x[c]
+    i, j = np.minimum(i, j), np.maximum(i, j)  # better (lower rank) first
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = _iou32(x1, y1, x2, y2, i, j) > np.float64(threshold)  # float32 IoU, compared in float64
+    return i[above], j[above]
+
+
+def _iou32(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray,
+           i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """torchvision's CPU NMS IoU of box pairs ``(i, j)``, in float32 and its order of operations."""
+    zero = np.float32(0)
+    ax1, ay1, ax2, ay2 = x1[i], y1[i], x2[i], y2[i]
+    bx1, by1, bx2, by2 = x1[j], y1[j], x2[j], y2[j]
+    inter = np.maximum(zero, np.minimum(ax2, bx2) - np.maximum(ax1, bx1))
+    inter *= np.maximum(zero, np.minimum(ay2, by2) - np.maximum(ay1, by1))
+    union = (ax2 - ax1) * (ay2 - ay1)
+    union += (bx2 - bx1) * (by2 - by1)
+    union -= inter
+    return inter / union
 
 
 def nms_numpy(
