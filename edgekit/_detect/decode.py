@@ -85,15 +85,29 @@ def _candidates(
                            normalized, layout.scores == "logits", threshold, size)
 
 
+# Up to 300 detections a frame: built through the slots (frozen dataclasses' __init__ goes
+# through object.__setattr__ per field, ~40 % slower); the records are the same.
+_new = object.__new__
+_BOX_FIELDS = tuple(getattr(BBox, name).__set__ for name in ("x1", "y1", "x2", "y2"))
+_DET_FIELDS = tuple(getattr(Detection, name).__set__ for name in ("id", "label", "score", "box"))
+
+
 def _detections(
     boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, names: tuple[str, ...]
 ) -> tuple[Detection, ...]:
     count = len(names)
+    set_x1, set_y1, set_x2, set_y2 = _BOX_FIELDS
+    set_id, set_label, set_score, set_box = _DET_FIELDS
+    out = []
     # Python floats at once (tolist), not per element
-    return tuple(
-        Detection(cid, names[cid] if 0 <= cid < count else None, score, BBox(*box))
-        for box, score, cid in zip(boxes.tolist(), scores.tolist(), class_ids.tolist())
-    )
+    for (x1, y1, x2, y2), score, cid in zip(boxes.tolist(), scores.tolist(), class_ids.tolist()):
+        box = _new(BBox)
+        set_x1(box, x1), set_y1(box, y1), set_x2(box, x2), set_y2(box, y2)
+        det = _new(Detection)
+        set_id(det, cid), set_label(det, names[cid] if 0 <= cid < count else None)
+        set_score(det, score), set_box(det, box)
+        out.append(det)
+    return tuple(out)
 
 
 @lru_cache(maxsize=64)

@@ -20,7 +20,9 @@ IoU is 0, or 0/0).
    that rule for every box; after ``k`` passes every box at the end of a chain
    of ``k`` edges is settled, and the loop stops when nothing changes (a few
    passes: suppression chains are short).
-3. The kept boxes, best first, cut at ``top_k``.
+3. The kept boxes, best first, cut at ``top_k``. As a box's fate depends only on
+   better boxes, steps 1–2 first run on the best ``2 × top_k`` boxes only, and on
+   more only if those keep fewer than ``top_k``.
 
 :func:`nms_numpy` is the textbook loop (one IoU row per kept box) in the same
 arithmetic; the tests hold the two equal.
@@ -34,6 +36,8 @@ __all__ = ["CLASS_OFFSET", "nms", "nms_numpy"]
 
 # Ultralytics' max_wh: the per-class shift that separates classes.
 CLASS_OFFSET = 7680.0
+# Best boxes looked at first when only the top_k kept ones are wanted (grown ×4 as needed).
+PREFIX = 256
 
 
 def _prepare(
@@ -72,7 +76,21 @@ def nms(
     if len(s) == 0:
         return np.empty(0, np.int64)
     b = b[order]  # rank = position in the visit order
-    src, dst = _edges(b, float(iou_threshold))
+    # Whether a box is kept depends only on better boxes: the best ``size`` boxes decide
+    # their own fate. Grow that prefix until it holds top_k kept boxes (or is everything).
+    size = len(b) if not top_k else min(len(b), max(2 * int(top_k), PREFIX))
+    while True:
+        kept = _greedy(b[:size], float(iou_threshold))
+        if size == len(b) or int(kept.sum()) >= top_k:  # type: ignore[operator]
+            break
+        size = min(len(b), 4 * size)
+    ranks = np.flatnonzero(kept)
+    return order[ranks[:top_k] if top_k else ranks]
+
+
+def _greedy(b: np.ndarray, threshold: float) -> np.ndarray:
+    """Which of the rank-ordered boxes ``b`` greedy NMS keeps (a boolean mask)."""
+    src, dst = _edges(b, threshold)
     kept = np.ones(len(b), bool)
     if src.size:
         while True:  # kept[j] = no kept box has an edge to j
@@ -81,8 +99,7 @@ def nms(
             if np.array_equal(~hit, kept):
                 break
             kept = ~hit
-    ranks = np.flatnonzero(kept)
-    return order[ranks[:top_k] if top_k else ranks]
+    return kept
 
 
 def _edges(b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def settle(
     if ultralytics is not None:
         if not coords and nchw:
             coords = "pixels" if LAYOUTS[layout.kind].head == "end-to-end" else "normalized"
-            coords_by = "from Ultralytics metadata.json, a litert-torch export (channels-first input)"
+            coords_by = "from Ultralytics metadata.json: a litert-torch export, channels-first input"
         scores, scores_by = (scores, scores_by) if scores else ("probabilities", "from Ultralytics metadata.json")
         if coords_by.startswith("from Ultralytics") and scores_by.startswith("from Ultralytics"):
             scores_by = coords_by

@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "detect" / "ultralytics"
-MODEL = FIXTURES / "yolov8n_litert_float32.tflite"
+# another YOLOv8n-320 export may be named with EDGEKIT_BENCH_YOLO
+MODEL = Path(os.environ.get("EDGEKIT_BENCH_YOLO") or FIXTURES / "yolov8n_litert_float32.tflite")
 CLIP = FIXTURES / "clip.mp4"
 ROUNDS = 7
 # Runs in Ultralytics' interpreter: loads the model, then answers "N" with N per-frame times (ms).

@@ -217,3 +217,14 @@ def test_non_finite_outputs_give_no_detections_and_no_warnings(layout, shapes, v
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert decode(tensors, layout, IDENTITY) == ()
+
+
+def test_detections_are_the_records_their_constructors_make() -> None:
+    from edgekit.results import BBox, Detection
+
+    dets = decode([_v8([(0.5, 0.5, 0.2, 0.2, 0.9, 0.0, 0.0)])], Layout("yolov8", 3, (0,), "xywh"), IDENTITY,
+                  ("a", "b", "c"))
+    assert dets == (Detection(0, "a", pytest.approx(0.9), BBox(128.0, 128.0, 192.0, 192.0)),)
+    assert dets[0].to_dict() == Detection(0, "a", dets[0].score, dets[0].box).to_dict()
+    with pytest.raises(AttributeError):  # still frozen
+        dets[0].score = 1.0  # type: ignore[misc]
