@@ -108,10 +108,11 @@ def _edges(b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", over="ignore"):
         solid = np.flatnonzero((x2 > x1) & (y2 > y1))
         by_x = solid[np.argsort(x1[solid], kind="stable")]
-        left = x1[by_x].astype(np.float64)
+        columns = [c[by_x] for c in (x1, y1, x2, y2)]  # sorted by x1: pairs gather near each other
+        left = columns[0].astype(np.float64)
         # IoU > t needs an x-overlap > t × width: the partner's x1 lies within (1 - t) × width
         # (widened a little, so that float32 rounding never loses a pair)
-        reach = left + (1.0 - threshold) * 1.001 * (x2[by_x] - left) + 1e-3
+        reach = left + (1.0 - threshold) * 1.001 * (columns[2] - left) + 1e-3
         stop = np.searchsorted(left, reach, side="left")
     first = np.arange(len(by_x))
     counts = np.maximum(stop - first - 1, 0)
@@ -120,16 +121,18 @@ def _edges(b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     a = np.repeat(first, counts)
     c = np.arange(1, total + 1) + np.repeat(first - np.cumsum(counts) + counts, counts)
-    i, j = by_x[a], by_x[c]
-    i, j = np.minimum(i, j), np.maximum(i, j)  # better (lower rank) first
     with np.errstate(invalid="ignore", divide="ignore"):
-        above = _iou32(x1, y1, x2, y2, i, j) > np.float64(threshold)  # float32 IoU, compared in float64
-    return i[above], j[above]
+        above = _iou32(*columns, a, c) > np.float64(threshold)  # float32 IoU, compared in float64
+    i, j = by_x[a[above]], by_x[c[above]]
+    return np.minimum(i, j), np.maximum(i, j)  # better (lower rank) first
 
 
 def _iou32(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray,
            i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """torchvision's CPU NMS IoU of box pairs ``(i, j)``, in float32 and its order of operations."""
+    """torchvision's CPU NMS IoU of box pairs ``(i, j)``, in float32 and its order of operations.
+
+    (Symmetric to the bit: torchvision adds the kept box's area first, and float addition commutes.)
+    """
     zero = np.float32(0)
     ax1, ay1, ax2, ay2 = x1[i], y1[i], x2[i], y2[i]
     bx1, by1, bx2, by2 = x1[j], y1[j], x2[j], y2[j]

@@ -63,10 +63,19 @@ def inputs() -> list[tuple[str, np.ndarray]]:
 
 
 def _reference(model: Path, conf: float) -> dict[str, np.ndarray]:
-    """Ultralytics' boxes per input: ``N×6`` rows ``x1, y1, x2, y2, score, class``."""
+    """Ultralytics' boxes per input name: ``N×6`` rows ``x1, y1, x2, y2, score, class`` (source pixels)."""
     data: dict[str, Any] = json.loads(model.with_suffix(".predictions.json").read_text())
-    table = data[str(conf)]
-    return {name: np.asarray(rows, np.float64).reshape(-1, 6) for name, rows in table.items()}
+    table = data["conf"][str(conf)]
+    rows = {**table["images"], **{f"clip.mp4#{i}": frame for i, frame in enumerate(table["clip.mp4"])}}
+    return {name: np.asarray(boxes, np.float64).reshape(-1, 6) for name, boxes in rows.items()}
+
+
+def test_the_clip_decodes_to_the_frames_ultralytics_saw(inputs: list[tuple[str, np.ndarray]]) -> None:
+    import hashlib
+
+    data = json.loads(MODELS[0].with_suffix(".predictions.json").read_text())
+    frames = [image for name, image in inputs if name.startswith("clip.mp4#")]
+    assert [hashlib.md5(f.tobytes()).hexdigest() for f in frames] == data["clip"]["frame_md5"]
 
 
 def _match(theirs: np.ndarray, ours: np.ndarray) -> tuple[int, int, float, float]:
