@@ -65,10 +65,7 @@ def candidates(
     t = np.asarray(tensor, dtype=np.float32)
     t = t.reshape(t.shape[-2:])
     feats = t if channels_first else t.T  # K×N (a view either way)
-    limit = np.float32(threshold)
-    if logits:  # sigmoid(x) > t  ⇔  x > logit(t): no sigmoid over every candidate
-        limit = np.float32(np.log(threshold / (1.0 - threshold))) if 0.0 < threshold < 1.0 \
-            else np.float32(-np.inf if threshold <= 0.0 else np.inf)
+    limit = _logit(threshold) if logits else np.float32(threshold)
     if head == "anchor-free":
         index, scores, ids = _anchor_free(feats, limit)
     elif head == "objectness":
@@ -88,6 +85,15 @@ def candidates(
     if not finite.all():  # a broken model's inf/NaN: dropped, never drawn
         return Candidates(corners[finite], scores[finite], ids[finite])
     return Candidates(corners, scores, ids)
+
+
+def _logit(threshold: float) -> np.float32:
+    """The logit above which sigmoid(x) is above ``threshold``: no sigmoid over every candidate."""
+    if threshold <= 0.0:
+        return np.float32(-np.inf)
+    if threshold >= 1.0:
+        return np.float32(np.inf)
+    return np.float32(np.log(threshold / (1.0 - threshold)))
 
 
 def _anchor_free(feats: np.ndarray, limit: np.float32) -> tuple[np.ndarray, ...]:
