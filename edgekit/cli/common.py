@@ -46,7 +46,9 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
         click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
                      help="Force the task instead of reading/inferring it."),
-        click.option("--layout", default=None, help="Force a detection layout (see inspect)."),
+        click.option("--layout", default=None,
+                     help="Force a detection layout NAME[:BOXES][:COORDS][:SCORES], e.g. yolov8:pixels "
+                          "(see inspect and the README)."),
         click.option("--normalize", default=None,
                      help="Input range: unit | signed | raw | imagenet | MEAN,STD."),
         click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None),

@@ -92,6 +92,12 @@ def test_normalized_boxes_are_recognised_once_at_load() -> None:
         assert (model.info.detection["coords"], model.info.detection["scores"]) == ("normalized", "probabilities")
 
 
+def test_a_replica_keeps_the_units_decided_at_load() -> None:
+    with edgekit.load(dm.yolo("yolov8", pixels=True)) as model, model.replica() as twin:
+        assert twin.info.detection == model.info.detection
+        assert twin.predict(_frame(640, 480)).detections == model.predict(_frame(640, 480)).detections
+
+
 def test_declared_coordinates_override_the_check_at_load() -> None:
     with edgekit.load(dm.yolo("yolov8"), layout="yolov8:pixels", resize="stretch") as model:
         assert model.info.layout == "yolov8"
