@@ -9,10 +9,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ._modelfile.metadata import ModelMetadata
-from ._modelfile.specs import ModelInfo, TensorSpec
 from ._version import __version__
 from .errors import (
     BackendMissing,
@@ -30,19 +26,31 @@ from .errors import (
     SourceOpenError,
     SourceStalled,
 )
-from .model import Model, default_model_path, load
-from .options import PredictOptions
-from .results import (
-    BBox,
-    Classification,
-    Detection,
-    FrameResult,
-    ItemError,
-    Latency,
-    Prediction,
-    StreamEvent,
-    StreamStats,
-)
+
+TYPE_CHECKING = False  # not `typing`'s: importing typing costs the CLI's start-up
+if TYPE_CHECKING:  # the names below load on first use (see _LAZY)
+    from typing import Any
+
+    from ._batch.engine import batch
+    from ._device.profiles import detect_device, get_profile
+    from ._device.variants import choose_variant
+    from ._modelfile.metadata import ModelMetadata
+    from ._modelfile.specs import ModelInfo, TensorSpec
+    from ._modelfile.validate import check_model
+    from ._stream.factory import stream
+    from .model import Model, default_model_path, load
+    from .options import PredictOptions
+    from .results import (
+        BBox,
+        Classification,
+        Detection,
+        FrameResult,
+        ItemError,
+        Latency,
+        Prediction,
+        StreamEvent,
+        StreamStats,
+    )
 
 __all__ = [
     "BBox",
@@ -84,7 +92,8 @@ __all__ = [
     "stream",
 ]
 
-# Heavier entry points load on first use so that `import edgekit` stays light.
+# Everything but the errors loads on first use, so that `import edgekit` stays light
+# (no NumPy): the `edgekit` command takes over Ctrl-C before anything heavy is imported.
 _LAZY = {
     "stream": "_stream.factory",
     "batch": "_batch.engine",
@@ -92,6 +101,15 @@ _LAZY = {
     "choose_variant": "_device.variants",
     "detect_device": "_device.profiles",
     "get_profile": "_device.profiles",
+    "ModelMetadata": "_modelfile.metadata",
+    "ModelInfo": "_modelfile.specs",
+    "TensorSpec": "_modelfile.specs",
+    "Model": "model",
+    "default_model_path": "model",
+    "load": "model",
+    "PredictOptions": "options",
+    **dict.fromkeys(("BBox", "Classification", "Detection", "FrameResult", "ItemError", "Latency",
+                     "Prediction", "StreamEvent", "StreamStats"), "results"),
 }
 
 

@@ -20,8 +20,9 @@
 Every error raised by an interpreter backend is mapped to one of these in
 :mod:`edgekit.backend`; nothing else in edgekit raises a bare ``Exception``.
 The CLI prints ``ErrorName: message`` on one line and exits with the code above.
-A run stopped by a signal exits 130 (SIGINT) or 143 (SIGTERM) from ``batch``; ``run``
-treats SIGINT/SIGTERM as the normal way to stop and exits 0 after flushing its sinks.
+A command stopped by Ctrl-C exits 130 (SIGTERM: 143); ``run`` treats SIGINT/SIGTERM as
+the normal way to stop and exits 0 after flushing its sinks. A command whose stdout
+reader went away (``| head``) exits 141 (see :mod:`edgekit.cli.interrupt`).
 """
 
 from __future__ import annotations

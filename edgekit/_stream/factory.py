@@ -34,7 +34,7 @@ __all__ = ["stream"]
 
 
 def _check_limits(max_fps: float | None, every: int, max_frames: int | None,
-                  duration: float | None, stall_timeout: float) -> None:
+                  duration: float | None, stall_timeout: float, queue_size: int) -> None:
     if max_fps is not None and max_fps <= 0:
         raise ConfigError(f"max_fps must be > 0, got {max_fps}")
     if every < 1:
@@ -45,13 +45,16 @@ def _check_limits(max_fps: float | None, every: int, max_frames: int | None,
         raise ConfigError(f"duration must be > 0 s, got {duration}")
     if stall_timeout <= 0:
         raise ConfigError(f"stall_timeout must be > 0 s, got {stall_timeout}")
+    if queue_size < 1:
+        raise ConfigError(f"queue_size must be >= 1, got {queue_size}")
 
 
-def _queued(sinks: Iterable[Any], queue_size: int) -> list[Any]:
-    """Put each sink behind a bounded queue (unless it already is)."""
+def _queue_each(sinks: list[Any], queue_size: int, queued: list[Any]) -> None:
+    """Append each sink to ``queued``, behind a bounded queue (unless it already is)."""
     from ..sinks.queued import QueuedSink
 
-    return [s if isinstance(s, QueuedSink) else QueuedSink(s, maxsize=queue_size) for s in sinks]
+    for sink in sinks:
+        queued.append(sink if isinstance(sink, QueuedSink) else QueuedSink(sink, maxsize=queue_size))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -86,12 +89,15 @@ def stream(
 
     Args:
         model: A :class:`Model`, a ``.tflite`` path (loaded with ``load_options``, closed
-            with the stream) or ``None`` for the bundled default model.
+            with the stream, also when it cannot be created or started) or ``None`` for
+            the bundled default model.
         source: ``0`` (camera index), ``"/dev/video0"``, ``"picam"``, ``"demo"``, a video
             or image file, a folder, a glob, an ``rtsp://`` / ``http://`` URL, a
             :class:`~edgekit.sources.Source`, or a callable returning a fresh one.
         sinks: Objects with ``write(item, frame, stats)`` / ``close()`` (see
             :mod:`edgekit.sinks`); each is put behind a bounded queue of ``queue_size``.
+            From this call on they belong to the stream: closed with it, or at once
+            when it cannot be created or started.
         on_result: Called with each :class:`FrameResult` (in the stream's thread).
         on_event: Called with each :class:`StreamEvent`.
         events: Also yield the :class:`StreamEvent`\\ s when iterating.
@@ -118,26 +124,36 @@ def stream(
             that cannot be opened raises it when the stream starts).
         ModelError: ``model`` is a path that cannot be loaded.
     """
-    _check_limits(max_fps, every, max_frames, duration, stall_timeout)
-    options = SourceOptions(width=width, height=height, fps=fps, loop=loop, realtime=realtime,
-                            timeout=stall_timeout)
-    own = not isinstance(model, Model)
-    if own:
-        from ..model import default_model_path, load
-
-        path = default_model_path() if model is None else model
-        loaded = load(path, **load_options)  # type: ignore[arg-type]
-    elif load_options:
-        raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
-    else:
-        loaded = model  # type: ignore[assignment]
+    given = list(sinks)
+    queued: list[Any] = []
+    loaded: Model | None = model if isinstance(model, Model) else None
+    own = loaded is None
     try:
-        return Stream(loaded, source, own_model=own, sinks=_queued(sinks, queue_size),
+        _check_limits(max_fps, every, max_frames, duration, stall_timeout, queue_size)
+        options = SourceOptions(width=width, height=height, fps=fps, loop=loop, realtime=realtime,
+                                timeout=stall_timeout)
+        if own:
+            from ..model import default_model_path, load
+
+            loaded = load(default_model_path() if model is None else model, **load_options)  # type: ignore[arg-type]
+        elif load_options:
+            raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
+        _queue_each(given, queue_size, queued)
+        return Stream(loaded, source, own_model=own, sinks=queued,  # type: ignore[arg-type]
                       on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
                       source_options=options, max_fps=max_fps, every=every,
                       max_frames=max_frames, duration=duration, stall_timeout=stall_timeout,
                       prepare_ahead=prepare_ahead)
     except BaseException:
-        if own:
-            loaded.close()
+        _abandon(queued + given[len(queued):], loaded if own else None)
         raise
+
+
+def _abandon(sinks: list[Any], model: Model | None) -> None:
+    """Release what a stream that could not be created would have owned."""
+    if sinks:
+        from ..sinks.queued import close_sinks
+
+        close_sinks(sinks)
+    if model is not None:
+        model.close()

@@ -35,6 +35,14 @@ CAPTURE_STOP_S = 0.5  # shutdown budget: capture threads, then sinks (2 s in all
 SINKS_CLOSE_S = 1.2
 
 
+def _names(sinks: list[Any]) -> list[str]:
+    if not sinks:
+        return []
+    from ..sinks.queued import sink_names  # only then: the sinks package imports every sink
+
+    return sink_names(sinks)
+
+
 class Stream:
     """A running (or ready) real-time stream; create it with :func:`edgekit.stream`.
 
@@ -52,6 +60,7 @@ class Stream:
                  prepare_ahead: bool = True) -> None:
         self.model = model
         self.sinks = sinks
+        self._sink_names = _names(sinks)
         self._own_model = own_model
         self._on_result, self._on_event, self._events = on_result, on_event, events
         self._factory = source_factory(source, source_options)
@@ -75,6 +84,9 @@ class Stream:
     def start(self) -> Stream:
         """Open the source and start capturing (done by the first iteration otherwise).
 
+        A stream that cannot start is closed at once: its sinks, and the model
+        when it loaded it.
+
         Raises:
             SourceOpenError: The source cannot be opened (one-line reason).
         """
@@ -82,6 +94,14 @@ class Stream:
             return self
         if self._closed:
             raise ConfigError("this stream is closed; create a new one with edgekit.stream()")
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
         first = self._factory()
         self.source_name = first.name
         # Files: pre-process on the reader thread, in parallel with the model (every
@@ -96,16 +116,11 @@ class Stream:
                 reconnect=not getattr(first, "finite", False))
         else:
             capture = FileCapture(first, prepare=prepare)
-        try:
-            capture.start()
-        except BaseException:
-            self._close_sinks()
-            raise
+        capture.start()
         self._capture = capture
         self._started = True
         self._stats = RollingStats(time.monotonic())
         self._thermal = ThermalSampler()
-        return self
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the stream to stop after the current frame (thread- and signal-safe)."""
@@ -174,10 +189,10 @@ class Stream:
         if self._stop.is_set():
             return True
         if self._max_frames is not None and self._stats.inferred >= self._max_frames:
-            self._reason = f"{self._max_frames} frames done (--max-frames)"
+            self._reason = f"{self._max_frames} frames done"
             return True
         if self._duration is not None and time.monotonic() - self._stats.start >= self._duration:
-            self._reason = f"{self._duration:g} s done (--duration)"
+            self._reason = f"{self._duration:g} s done"
             return True
         if capture.finished:
             error = getattr(capture, "error", None)
@@ -221,8 +236,7 @@ class Stream:
         return counters
 
     def _sink_drops(self) -> dict[str, int]:
-        return {getattr(s, "name", type(s).__name__): int(getattr(s, "dropped", 0) or 0)
-                for s in self.sinks}
+        return {name: int(getattr(s, "dropped", 0) or 0) for name, s in zip(self._sink_names, self.sinks)}
 
     @property
     def stats(self) -> StreamStats:
@@ -265,21 +279,21 @@ class Stream:
             return self._summary
         self._closed = True
         self._stop.set()
-        if not self._started:
-            self._close_sinks()
-            return None
-        notify("STOPPING=1")
-        assert self._capture is not None
-        self._capture.stop(CAPTURE_STOP_S)
-        try:
-            self._emit_event(self._stopped_event())
-        except Exception as exc:  # noqa: BLE001 - a failing callback must not block cleanup
-            log.warning("stopped event: %s: %s", type(exc).__name__, exc)
+        if self._started:
+            notify("STOPPING=1")
+            assert self._capture is not None
+            self._capture.stop(CAPTURE_STOP_S)
+            try:
+                self._emit_event(self._stopped_event())
+            except Exception as exc:  # noqa: BLE001 - a failing callback must not block cleanup
+                log.warning("stopped event: %s: %s", type(exc).__name__, exc)
         self._close_sinks()
         if self._thermal is not None:
             self._thermal.close()
         if self._own_model:
             self.model.close()
+        if not self._started:
+            return None
         self._summary = self._stats.summary(self.source_name, time.monotonic(), self._counters(),
                                             self._sink_drops(), self._reason or "stopped")
         return self._summary

@@ -183,7 +183,8 @@ def _camera_advice(report: dict[str, Any]) -> list[str]:
                         "the venv with --system-site-packages, then use --camera picam (OpenCV cannot open "
                         "libcamera cameras).")
     if not report["cameras"] and not report["picamera2"]:
-        tips.append("No camera found (/dev/video*); try --source demo, a video file or an RTSP URL.")
+        tips.append("No camera found (/dev/video*); try `edgekit run --source demo`, a video file or an "
+                    "RTSP URL (--source clip.mp4, --source rtsp://…).")
     return tips
 
 
@@ -197,12 +198,13 @@ def _opencv_advice(report: dict[str, Any]) -> list[str]:
     if cv.get("version") is None:
         tips.append("OpenCV does not import: pip install opencv-python-headless.")
     elif cv.get("headless"):
-        tips.append("OpenCV is headless (no --show window): preview in a browser with --serve 8080 "
-                    "(then open http://127.0.0.1:8080; --serve 0.0.0.0:8080 to reach it from "
-                    "another machine) or record with --save out.mp4.")
+        tips.append("OpenCV is headless (no --show window): preview in a browser with "
+                    "`edgekit run --serve 8080` (it prints the URL to open), from another machine with "
+                    "`edgekit run --serve 0.0.0.0:8080 --token SECRET` (open "
+                    "http://THIS-MACHINE:8080/?token=SECRET), or record with `edgekit run --save out.mp4`.")
     elif not report.get("display", True):
         tips.append("No display (DISPLAY/WAYLAND_DISPLAY unset): --show cannot open a window here; "
-                    "use --serve 8080 for a browser preview.")
+                    "preview in a browser with `edgekit run --serve 8080`.")
     return tips
 
 
@@ -224,7 +226,7 @@ def _device_advice(report: dict[str, Any]) -> list[str]:
         fallback = (f" ({auto['name']}: --threads {auto['threads']}, {auto['precision']})" if auto else "")
         tips.append("No device profile matches this machine: `edgekit devices` lists them; --device auto "
                     f"uses the generic one{fallback}. Measure threads and precision with "
-                    "`edgekit bench MODEL --threads 1,2,4`.")
+                    "`edgekit bench default --threads 1,2,4` (or your own model in place of default).")
     mem = host.get("mem_mb") or 0
     if 0 < mem < 1024:
         tips.append(f"Only {mem} MB of RAM: use int8 models and leave --backend tensorflow off this device.")

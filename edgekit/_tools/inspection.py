@@ -15,7 +15,7 @@ from typing import Any
 
 from .._modelfile.specs import ModelInfo
 
-__all__ = ["backend_support", "render_info"]
+__all__ = ["backend_support", "metadata_lines", "render_info"]
 
 
 def _try_backend(model: str, backend: str, timeout: float) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def _layout_line(detection: dict[str, Any]) -> str:
 
 
 def render_info(info: ModelInfo, support: list[dict[str, Any]]) -> str:
-    """A readable multi-line report of a model."""
+    """A readable multi-line report of a model (``inspect --json`` has every field)."""
     lines = [f"model      {info.source}  ({info.size / 1024:.1f} KiB, sha256 {info.sha256[:12]}…)"]
     layout = _layout_line(info.detection) if info.detection else f"  layout {info.layout}" if info.layout else ""
     lines.append(f"task       {info.task}{layout}")
@@ -89,13 +89,79 @@ def render_info(info: ModelInfo, support: list[dict[str, Any]]) -> str:
     ops = ", ".join(f"{o.name}/v{o.version}" for o in info.operators)
     lines.append(f"operators  {len(info.operators)}: {ops}")
     if info.metadata is not None:
-        meta = info.metadata.to_dict()
-        meta.pop("labels", None)
-        lines.append("metadata   " + json.dumps(meta, sort_keys=True)[:2000])
+        lines.extend(metadata_lines(info.metadata.to_dict()))
     for s in support:
         state = "runs" if s["ok"] else f"cannot run it: {s['error']}"
         lines.append(f"backend    {s['backend']} {s.get('version') or ''}: {state}")
     return "\n".join(lines)
+
+
+def metadata_lines(meta: dict[str, Any]) -> list[str]:
+    """The edgekit metadata in a few labelled lines (what it says, not every field).
+
+    The values come from the file: anything of an unexpected type is shown as text.
+    """
+    lines = [f"metadata   {_text(meta.get('schema'))}, written by {_text(_get(meta, 'provenance', 'trainer'))}"
+             if _get(meta, "provenance", "trainer") else f"metadata   {_text(meta.get('schema'))}"]
+    quant = _dict(meta.get("quantization"))
+    if quant:
+        lines.append(f"  quantized  {_text(quant.get('mode'))} (inputs/outputs {_text(quant.get('io'))})")
+    if meta.get("detection"):
+        lines.append(f"  detection  {_pairs(_dict(meta.get('detection')))}")
+    prov = _dict(meta.get("provenance"))
+    if prov:
+        lines.append(f"  trained    {_text(prov.get('trained'))}: backbone {_text(prov.get('backbone'))}, "
+                     f"input {_text(prov.get('input_size'))}, weights {_text(prov.get('weights'))}, "
+                     f"seed {_text(prov.get('seed'))}, validation accuracy {_pct(prov.get('val_accuracy_keras'))}")
+        counts = _dict(prov.get("class_counts"))
+        sizes = ", ".join(f"{_total(v)} {k}" for k, v in counts.items())
+        lines.append(f"  dataset    {_text(prov.get('dataset_fingerprint'))[:12]}…" + (f" ({sizes} images)" if sizes else ""))
+        if prov.get("versions"):
+            lines.append(f"  versions   {_pairs(_dict(prov.get('versions')))}")
+        if isinstance(prov.get("command"), list):
+            lines.append("  command    " + " ".join(_text(arg) for arg in prov["command"]))
+    parity = _dict(meta.get("parity"))
+    if parity:
+        lines.append(f"  parity     {_text(parity.get('samples'))} {_text(parity.get('split'))} images: "
+                     f"float {_pct(parity.get('float_accuracy'))}, quantized "
+                     f"{_pct(parity.get('quantized_accuracy'))} (drop {_text(parity.get('drop_points'))} points), "
+                     f"top-1 agreement {_pct(parity.get('top1_agreement'))}")
+    checked = _dict(meta.get("compatibility"))
+    if checked:
+        lines.append("  checked    " + ", ".join(
+            f"{name} {_text(_dict(r).get('version'))} {'ok' if _dict(r).get('ok') else 'failed'}"
+            for name, r in checked.items()))
+    known = {"schema", "task", "labels", "input", "output", "quantization", "detection", "provenance",
+             "parity", "compatibility"}
+    more = sorted(str(k) for k in meta if k not in known)
+    if more:
+        lines.append(f"  more       {', '.join(more)} (--json shows them)")
+    return lines
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _get(meta: dict[str, Any], key: str, inner: str) -> Any:
+    return _dict(meta.get(key)).get(inner)
+
+
+def _text(value: Any) -> str:
+    return "?" if value is None else str(value)[:200]
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.1f} %" if isinstance(value, int | float) and not isinstance(value, bool) else "?"
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_text(v)}" for k, v in values.items())
+
+
+def _total(value: Any) -> str:
+    counts = _dict(value).values()
+    return str(sum(v for v in counts if isinstance(v, int))) if counts else _text(value)
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through backend_support

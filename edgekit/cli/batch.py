@@ -1,7 +1,9 @@
 """``edgekit batch``: run a model over many images and videos, every input once.
 
 Exit codes: 0 when the run finished (items that could not be read are error
-rows, counted in the summary, not failures of the run); 130 after Ctrl-C
+rows, counted in the summary, not failures of the run); 7 (``InputError``)
+when there was nothing to do — every INPUT names nothing, or names only empty
+folders; 130 after Ctrl-C
 (SIGINT) and 143 after SIGTERM — both leave a valid output file that
 ``--resume`` continues; 141 when the reader of stdout goes away; the usual
 edgekit codes for errors before the run (2 for a bad option or an existing
@@ -21,8 +23,9 @@ from typing import Any
 import click
 
 from .._batch.writers import label_of, open_writer
+from ..errors import ConfigError, InputError
 from ..results import ItemError
-from .common import model_options, open_model, pop_model_options
+from .common import model_argument, model_options, open_model, pop_model_options
 
 __all__ = ["batch_cmd"]
 
@@ -41,6 +44,7 @@ class Summary:
         self.skipped = skipped
         self.processed = 0
         self.failed = 0
+        self.missing: list[str] = []
         self.labels: Counter[str] = Counter()
         self.started = time.monotonic()
 
@@ -48,7 +52,19 @@ class Summary:
         self.processed += 1
         if isinstance(result, ItemError):
             self.failed += 1
+            if result.type == InputError.__name__:  # an INPUT that names no file (not a bad file)
+                self.missing.append(result.message)
         self.labels.update(label_of(result))
+
+    def nothing_done(self) -> InputError | None:
+        """The error to end with when no input named anything to process."""
+        if self.skipped or self.processed > len(self.missing):
+            return None
+        if not self.missing:
+            return InputError("nothing to do: the inputs hold no file")
+        listed = "; ".join(self.missing[:3]) + (f"; … ({len(self.missing)} in all)"
+                                                 if len(self.missing) > 3 else "")
+        return InputError(f"nothing to do: {listed}")
 
     def render(self, stopped: str | None = None, resumable: bool = True) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -113,31 +129,40 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
         raise click.UsageError("--address needs --engine ray")
     if interpreters is not None and engine != "local":
         raise click.UsageError("--interpreters is for --engine local (Ray: --workers actors)")
-    path = _model_path(model)
+    path = model_argument(model, click.get_current_context())
     options = pop_model_options(kwargs)
     if options.get("threads") is None:
         options["threads"] = 1  # throughput: one interpreter per core beats threads per invoke
+    _check_extras(engine, list_file)
     with open_model(path, options) as loaded:
         writer, done = open_writer(out, resume=resume, force=force)
         with writer:
-            stopped = _run(loaded, inputs, writer, done, progress, every=every,
-                           list_file=list_file, workers=workers, interpreters=interpreters,
-                           engine=engine, address=address, fast_decode=fast_decode)
+            stopped, summary = _run(loaded, inputs, writer, done, progress, every=every,
+                                    list_file=list_file, workers=workers, interpreters=interpreters,
+                                    engine=engine, address=address, fast_decode=fast_decode)
     if stopped:
         raise click.exceptions.Exit(EXIT_CODES[stopped])
+    error = summary.nothing_done()
+    if error is not None:
+        raise error
 
 
-def _model_path(model: str) -> str:
-    if model == "default":
-        from ..model import default_model_path
+def _check_extras(engine: str, list_file: str | None) -> None:
+    """What the library would refuse later, said now in the options' words."""
+    if engine == "ray":
+        import importlib.util
 
-        return default_model_path()
-    return model
+        from ..errors import ExtraMissing
+
+        if importlib.util.find_spec("ray") is None:
+            raise ExtraMissing("--engine ray", "ray", "ray[data]")
+    if list_file not in (None, "-") and not os.path.isfile(list_file):
+        raise ConfigError(f"--list {list_file}: no such file")
 
 
 def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
-         progress: bool | None, **options: Any) -> str | None:
-    """Write every result; return ``"SIGINT"``/``"SIGTERM"`` when stopped by one."""
+         progress: bool | None, **options: Any) -> tuple[str | None, Summary]:
+    """Write every result; the signal that stopped the run (``"SIGINT"``, …) and the summary."""
     from .._batch.engine import batch
 
     summary = Summary(skipped=len(done))
@@ -172,7 +197,7 @@ def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, previous)
     click.echo(summary.render(stopped, resumable=writer.resumable), err=True)
-    return stopped
+    return stopped, summary
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from .._jsonout import json_line
 from ..options import IOU_THRESHOLD, MAX_DETECTIONS
 
-__all__ = ["echo_json", "model_options", "open_model", "MODEL_OPTION_NAMES"]
+__all__ = ["MODEL_OPTION_NAMES", "echo_json", "model_argument", "model_options", "open_model"]
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "labels", "device", "isolate", "model_sha256", "top_k",
@@ -36,13 +36,15 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Load the model in a child process first (untrusted files)."),
         click.option("--model-sha256", default=None, help="Refuse the model unless its SHA-256 matches."),
         click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
-                     help="Classes to report."),
+                     help="Classes to report at most (those above --score-threshold)."),
         click.option("--score-threshold", "--threshold", type=click.FloatRange(0, 1), default=None,
-                     help="Minimum score to report (default: 0 classify; detections above 0.25)."),
+                     help="Minimum score to report (default: 0.0001 classify — classes that would "
+                          "read 0.0 are left out; detections above 0.25)."),
         click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
                      help=f"NMS overlap threshold (detection; default {IOU_THRESHOLD}, as Ultralytics)."),
         click.option("--max-detections", type=click.IntRange(min=1), default=None,
-                     help=f"Detections kept per frame (default {MAX_DETECTIONS}, as Ultralytics)."),
+                     help=f"Detections to report at most, best first (default {MAX_DETECTIONS}, as "
+                          "Ultralytics)."),
         click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
         click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
                      help="Force the task instead of reading/inferring it."),
@@ -51,8 +53,11 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "(see inspect and the README)."),
         click.option("--normalize", default=None,
                      help="Input range: unit | signed | raw | imagenet | MEAN,STD."),
-        click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None),
-        click.option("--color", type=click.Choice(["rgb", "bgr", "gray"]), default=None),
+        click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None,
+                     help="How frames become the input size (default: metadata, else stretch; "
+                          "letterbox for YOLO)."),
+        click.option("--color", type=click.Choice(["rgb", "bgr", "gray"]), default=None,
+                     help="Colour order the model takes (default: metadata, else rgb)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -62,6 +67,28 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def pop_model_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Remove the shared model options from ``kwargs`` and return them."""
     return {name: kwargs.pop(name) for name in MODEL_OPTION_NAMES if name in kwargs}
+
+
+def model_argument(model: str, ctx: click.Context | None = None) -> str:
+    """The model path a command's MODEL argument names (``default``: the bundled model).
+
+    Raises:
+        click.UsageError: MODEL is an image or a video, so it was most likely forgotten.
+    """
+    import os
+
+    from ..imagefile import IMAGE_SUFFIXES
+
+    if model == "default":
+        from ..model import default_model_path
+
+        return default_model_path()
+    suffix = os.path.splitext(model)[1].lower()
+    if suffix in IMAGE_SUFFIXES or suffix in (".mp4", ".mov", ".avi", ".mkv", ".webm"):
+        name = ctx.command_path if ctx is not None else "edgekit COMMAND"
+        raise click.UsageError(f"{model!r} is not a model: the first argument is the model "
+                               f"({name} MODEL ...; MODEL may be 'default', the bundled one)", ctx)
+    return model
 
 
 def open_model(path: str, opts: dict[str, Any]) -> Any:
@@ -95,7 +122,7 @@ def open_model(path: str, opts: dict[str, Any]) -> Any:
 
 def echo_json(obj: Any) -> None:
     """Print one JSON object on one line and flush (stdout may be a pipe)."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.write(json_line(obj))
     sys.stdout.flush()
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError
+from .._jsonout import dumps
+from ..errors import ConfigError, ModelNotFound
 from .common import echo_json
 
 __all__ = ["bench_cmd", "devices_cmd", "service_cmd"]
@@ -24,25 +25,37 @@ def _csv(value: str | None, kind: type = str) -> list[Any]:
 
 
 def _expand_models(models: tuple[str, ...], device: str | None) -> list[str]:
-    """Directories become their ``.tflite`` files (or, with --device, the variant to use here)."""
+    """The model files to measure, each checked first (as every command loads a model).
+
+    ``default`` is the bundled model; directories become their ``.tflite`` files (or,
+    with --device, the variant to use here).
+
+    Raises:
+        ModelNotFound: A path that does not exist, or a directory without ``.tflite`` files.
+        ModelInvalid: A file that is not a sound TFLite model.
+    """
     from .._device.profiles import get_profile
     from .._device.variants import choose_variant
+    from .._modelfile.validate import check_model
+    from ..model import default_model_path
 
     out: list[str] = []
     for model in models:
-        path = Path(model)
+        path = Path(default_model_path() if model == "default" else model)
         if path.is_dir():
             if device:
-                out.append(choose_variant(model, get_profile(device).precision))
+                out.append(choose_variant(str(path), get_profile(device).precision))
             else:
                 found = sorted(str(p) for p in path.glob("*.tflite"))
                 if not found:
-                    raise ConfigError(f"{model}: no .tflite files in this directory")
+                    raise ModelNotFound(f"{model}: no .tflite files in this directory")
                 out.extend(found)
         elif not path.is_file():
-            raise ConfigError(f"{model}: no such model file")
+            raise ModelNotFound(f"{model}: no such file")
         else:
-            out.append(choose_variant(model, get_profile(device).precision) if device else model)
+            out.append(choose_variant(str(path), get_profile(device).precision) if device else str(path))
+    for file in out:
+        check_model(Path(file).read_bytes(), file)
     return out
 
 
@@ -74,7 +87,7 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
               compare_to: str | None) -> None:
     """Measure MODEL(s) here: init, first run, latency percentiles, memory, thermal state.
 
-    Several models (or a directory of exported variants) are measured side by
+    MODEL may be 'default' for the bundled digits classifier. Several models (or a directory of exported variants) are measured side by
     side; each configuration runs in its own process.
     """
     from .._device.profiles import get_profile
@@ -100,7 +113,7 @@ def bench_cmd(models: tuple[str, ...], threads: str | None, backend: str | None,
     if saved is not None:
         report["compare"] = {"file": compare_to, **compare(report, saved)}
     if save:
-        Path(save).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        Path(save).write_text(dumps(report, indent=1) + "\n", encoding="utf-8")
     if as_json:
         echo_json(report)
     else:
@@ -131,7 +144,8 @@ def devices_cmd(as_json: bool, show: str | None) -> None:
         profile = get_profile(show)
         echo_json(profile.to_dict()) if as_json else click.echo(_describe(profile))
         return
-    known = profiles()
+    # As --show, doctor and --device use them: a generic profile's threads fit this machine.
+    known = {name: get_profile(name) for name in profiles()}
     if as_json:
         echo_json({"detected": detected.name if detected else None, "auto": auto.name,
                    "host": probe_host().to_dict(), "devices": [p.to_dict() for p in known.values()]})
@@ -192,6 +206,9 @@ def install_cmd(name: str, user: str, groups: str, watchdog_sec: int, exec_path:
                 print_only: bool, root: str, no_create_user: bool, args: tuple[str, ...]) -> None:
     """Write /etc/systemd/system/edgekit-NAME.service running `edgekit ARGS...`.
 
+    Secrets (--token, --mqtt-password, a --source URL with a password) stay off the
+    command line: they go to /etc/edgekit/NAME.env (mode 0600), which systemd reads.
+
     Example: edgekit service install --name door -- run --camera 0 --mqtt mqtt://broker --topic door
     """
     from .._tools.service import install, render_unit
@@ -201,6 +218,9 @@ def install_cmd(name: str, user: str, groups: str, watchdog_sec: int, exec_path:
     for warning in unit.warnings:
         click.echo(f"warning: {warning}", err=True)
     if print_only:
+        if unit.environment:
+            click.echo(f"# {', '.join(sorted(unit.environment))}: in {unit.env_path} (mode 0600), "
+                       "not shown", err=True)
         click.echo(unit.text, nl=False)
         return
     for line in install(unit, root=root, create_user=not no_create_user):
@@ -209,7 +229,8 @@ def install_cmd(name: str, user: str, groups: str, watchdog_sec: int, exec_path:
 
 @service_cmd.command("uninstall")
 @click.option("--name", required=True, help="Service name given to install.")
-@click.option("--root", default="/", envvar="EDGEKIT_SERVICE_ROOT", show_default=True)
+@click.option("--root", default="/", envvar="EDGEKIT_SERVICE_ROOT", show_default=True,
+              help="The prefix it was installed under.")
 def uninstall_cmd(name: str, root: str) -> None:
     """Stop, disable and remove edgekit-NAME.service."""
     from .._tools.service import uninstall

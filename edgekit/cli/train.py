@@ -37,11 +37,13 @@ BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
               help="Maximum epochs (early stopping on validation loss usually ends sooner).")
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=None,
               help="Stage-2 epochs with a pretrained backbone (default: epochs/2).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Images per training step.")
 @click.option("--lr", "learning_rate", type=float, default=1e-3, show_default=True, help="Learning rate.")
 @click.option("--val-split", "val_fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
               show_default=True, help="Validation share when DATA has no val/ folder (stratified).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed (validation split, augmentation, initial weights).")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random flip, rotation, zoom, shift, brightness/contrast, noise.")
 @click.option("--flip/--no-flip", default=True, show_default=True,
@@ -81,7 +83,8 @@ def train_cmd(data: str, out: str, channels: str, quiet: bool, **kwargs: Any) ->
 @click.command("export")
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--quantize", type=click.Choice(["float32", "float16", "dynamic", "int8", "all"]),
-              default="int8", show_default=True)
+              default="int8", show_default=True,
+              help="Precision of the exported model; all: the four variants side by side.")
 @click.option("--io", type=click.Choice(["uint8", "int8", "float32"]), default="uint8", show_default=True,
               help="Input/output type of the int8 model.")
 @click.option("--calib", type=click.IntRange(min=1), default=200, show_default=True,
@@ -115,8 +118,8 @@ def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
 @click.command("evaluate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(file_okay=False))
-@click.option("--confusion", type=click.Path(dir_okay=False), default="confusion.png", show_default=True,
-              help="Where to write the confusion-matrix PNG.")
+@click.option("--confusion", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the confusion matrix into this PNG file (default: none).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one object: accuracy, per-class metrics, confusion matrix.")
 @model_options

@@ -27,7 +27,7 @@ from ..errors import ConfigError, ExtraMissing
 from ..results import StreamStats
 from .jsonl import to_json_line
 
-__all__ = ["MqttSink", "MqttTarget", "parse_mqtt_url"]
+__all__ = ["MqttSink", "MqttTarget", "parse_mqtt_url", "require_paho"]
 
 log = logging.getLogger("edgekit.sinks")
 
@@ -36,11 +36,16 @@ _FATAL_REASONS = ("Bad user name or password", "Not authorized", "Unsupported pr
                   "Client identifier not valid")
 
 
-def _paho() -> Any:
+def require_paho(feature: str = "MqttSink") -> Any:
+    """The paho-mqtt client module.
+
+    Raises:
+        ExtraMissing: paho-mqtt is not installed (``feature`` names what needs it).
+    """
     try:
         import paho.mqtt.client as mqtt
     except ImportError:
-        raise ExtraMissing("--mqtt", "mqtt", "paho-mqtt") from None
+        raise ExtraMissing(feature, "mqtt", "paho-mqtt") from None
     return mqtt
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,7 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         raise ConfigError(f"MQTT URL {url!r}: no host name")
     if parts.username or parts.password:
         raise ConfigError(f"MQTT URL {url!r}: give the user name and password as options "
-                          "(--mqtt-username/--mqtt-password, or MqttSink(username=, password=)), not in the URL")
+                          "(username=, password=), not in the URL")
     tls = parts.scheme == "mqtts"
     return MqttTarget(parts.hostname, port or (8883 if tls else 1883), tls)
 
@@ -106,10 +111,10 @@ class MqttSink:
                  connect_wait: float = 2.0, close_timeout: float = 1.0) -> None:
         target = parse_mqtt_url(url)
         if qos not in (0, 1, 2):
-            raise ConfigError(f"--qos must be 0, 1 or 2, got {qos!r}")
+            raise ConfigError(f"qos must be 0, 1 or 2, got {qos!r}")
         if not topic or any(c in topic for c in "#+\0"):
-            raise ConfigError(f"--topic {topic!r}: a publish topic must be non-empty, without # + or NUL")
-        mqtt = _paho()
+            raise ConfigError(f"topic {topic!r}: a publish topic must be non-empty, without # + or NUL")
+        mqtt = require_paho()
         self.name = f"mqtt:{target.host}:{target.port}/{topic}"
         self.topic, self.qos, self.close_timeout = topic, qos, close_timeout
         self.sent = self.dropped = self.unsent = 0
@@ -144,7 +149,7 @@ class MqttSink:
         try:
             self._client.tls_set(ca_certs=cafile, cert_reqs=ssl.CERT_REQUIRED)
         except (OSError, ValueError, ssl.SSLError) as exc:
-            raise ConfigError(f"--mqtt-cafile {cafile!r}: {exc}") from None
+            raise ConfigError(f"cafile {cafile!r}: {exc}") from None
 
     def _wait_first(self, target: Any, wait: float) -> None:
         deadline = time.monotonic() + wait
@@ -152,7 +157,7 @@ class MqttSink:
             time.sleep(0.02)
         if self._refused:
             self._stop_client()
-            raise ConfigError(f"--mqtt {target.host}:{target.port} refused the connection: "
+            raise ConfigError(f"MQTT broker {target.host}:{target.port} refused the connection: "
                               f"{self._refused}")
         if not self._connected.is_set():
             log.warning("mqtt: %s:%d not reachable yet; results queue (up to %d) until it is",

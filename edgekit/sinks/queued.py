@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..results import FrameResult, StreamEvent, StreamStats
 from .base import Sink
 
-__all__ = ["QueuedSink", "close_sinks"]
+__all__ = ["QueuedSink", "close_sinks", "sink_names"]
 
 log = logging.getLogger("edgekit.sinks")
 
@@ -163,29 +163,39 @@ class QueuedSink:
         self.close()
 
 
+def sink_names(sinks: list[Any]) -> list[str]:
+    """One distinct name per sink, in order: its ``name``, then ``name#2``, ``name#3`` … for
+    sinks that share one (two ``--out`` files, two MQTT topics on one broker)."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for sink in sinks:
+        name = getattr(sink, "name", type(sink).__name__)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
+
+
 def close_sinks(sinks: list[Any], timeout: float = 1.5) -> dict[str, bool]:
     """Close ``sinks`` in parallel, waiting at most ``timeout`` seconds in all.
 
     Returns:
-        ``{sink name: closed cleanly}``. A sink whose ``close`` raised or did not
-        return in time is ``False`` (and logged); nothing is raised.
+        ``{sink name: closed cleanly}``, one entry per sink (see :func:`sink_names`).
+        A sink whose ``close`` raised or did not return in time is ``False`` (and
+        logged); nothing is raised.
     """
-    done: dict[str, bool] = {}
+    names = sink_names(sinks)
+    done = [False] * len(sinks)
 
-    def _close(sink: Any) -> None:
-        name = getattr(sink, "name", type(sink).__name__)
+    def _close(index: int, sink: Any) -> None:
         try:
-            result = sink.close()
-            done[name] = result is not False
+            done[index] = sink.close() is not False
         except Exception as exc:  # noqa: BLE001 - closing must go on for the others
-            log.warning("sink %s: close failed: %s: %s", name, type(exc).__name__, exc)
-            done[name] = False
+            log.warning("sink %s: close failed: %s: %s", names[index], type(exc).__name__, exc)
 
-    threads = [threading.Thread(target=_close, args=(s,), daemon=True) for s in sinks]
+    threads = [threading.Thread(target=_close, args=(i, s), daemon=True) for i, s in enumerate(sinks)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return {getattr(s, "name", type(s).__name__): done.get(getattr(s, "name", ""), False)
-            for s in sinks}
+    return dict(zip(names, done))

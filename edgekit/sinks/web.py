@@ -8,6 +8,10 @@ Each frame is drawn and JPEG-encoded at most once, by the first client that
 asks for it, and shared by all clients; with no client nothing is encoded.
 With a token, every request must carry it (``?token=`` or
 ``Authorization: Bearer``), compared in constant time: missing → 401, wrong → 403.
+Without one, the ``Host`` header must name this machine (an IP address,
+``localhost``, the bound host or the machine's host name), else 403: a web page
+elsewhere that re-points its own domain name at this address (DNS rebinding)
+cannot read the camera through the visitor's browser.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import collections
 import hmac
 import ipaddress
-import json
 import logging
 import socket
 import threading
@@ -27,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from .._jsonout import dumps
 from ..errors import ConfigError
 from ..results import FrameResult, StreamEvent, StreamStats
 from .overlay import annotate
@@ -70,15 +74,45 @@ def parse_serve(value: str | int) -> ServeAddress:
     elif host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if sep and not host:
-        raise ConfigError(f"--serve {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
+        raise ConfigError(f"serve address {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigError(f"--serve {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
+        raise ConfigError(f"serve address {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
     if not 0 <= port <= 65535:
-        raise ConfigError(f"--serve {text!r}: port {port} is outside 0..65535")
+        raise ConfigError(f"serve address {text!r}: port {port} is outside 0..65535")
     return ServeAddress(host, port)
 
+
+def _host_name(header: str) -> str:
+    """The host of a ``Host`` header (``name:port``, ``[v6]:port``), lower case, no final dot."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text
+    host, sep, port = text.rpartition(":")
+    return (host if sep and port.isdigit() else text).rstrip(".")
+
+
+def _trusted_hosts(bound: str) -> frozenset[str]:
+    """Host names that may reach a preview bound to ``bound`` without a token (IPs always may)."""
+    own = socket.gethostname().lower()
+    return frozenset({"localhost", bound.strip("[]").lower(), own, f"{own}.local"} - {""})
+
+
+def _host_allowed(header: str | None, trusted: frozenset[str]) -> bool:
+    """Whether a request's ``Host`` is this machine (no header: an old client, allowed).
+
+    An IP address cannot be re-pointed, and ``*.localhost`` always means this
+    machine to browsers; any other name must be one of ``trusted``.
+    """
+    if header is None:
+        return True
+    host = _host_name(header)
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host in trusted or host.endswith(".localhost")
 
 
 class _Latest:
@@ -184,6 +218,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         parts = urlsplit(self.path)
+        if self.server.token is None and not _host_allowed(self.headers.get("Host"),
+                                                          self.server.trusted):
+            self._send(403, "text/plain; charset=utf-8",
+                       b"unknown Host: open the preview by this machine's address\n")
+            return
         if not self._authorized(parse_qs(parts.query)):
             return
         latest = self.server.latest
@@ -191,10 +230,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", PAGE.encode("utf-8"),
                        {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
         elif parts.path == "/results.json":
-            body = json.dumps(latest.snapshot(), separators=(",", ":")).encode("utf-8")
+            body = dumps(latest.snapshot()).encode("utf-8")
             self._send(200, "application/json", body)
         elif parts.path == "/healthz":
-            body = json.dumps({"status": "ok", "frames": latest.seq}).encode("utf-8")
+            body = dumps({"status": "ok", "frames": latest.seq}).encode("utf-8")
             self._send(200, "application/json", body)
         elif parts.path == "/snapshot.jpg":
             _, data = latest.jpeg(0, timeout=5.0)
@@ -243,6 +282,7 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.token = token
+        self.trusted = _trusted_hosts(address[0])
         self.latest = latest
         self.stream_slots = threading.BoundedSemaphore(MAX_STREAMS)
         super().__init__(address, _Handler)
@@ -268,12 +308,12 @@ class WebSink:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None) -> None:
         if token is not None and not token.strip():
-            raise ConfigError("--token must not be empty")
+            raise ConfigError("token must not be empty")
         self.latest = _Latest()
         try:
             self._server = _Server((host, port), token, self.latest)
         except OSError as exc:
-            raise ConfigError(f"--serve {host}:{port}: cannot listen: {exc.strerror or exc}") from None
+            raise ConfigError(f"web preview on {host}:{port}: cannot listen: {exc.strerror or exc}") from None
         self.host = host
         self.port: int = self._server.server_address[1]
         shown = f"[{host}]" if ":" in host else host

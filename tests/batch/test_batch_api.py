@@ -163,7 +163,7 @@ def test_an_unreadable_list_file_raises_config_error_after_the_inputs_before_it(
 
     got = [next(results) for _ in range(3)]
     assert [r.input for r in got] == image_folder.paths()[:3]
-    with pytest.raises(ConfigError, match=r"--list .*no\.txt: No such file"):
+    with pytest.raises(ConfigError, match=r"^list_file .*no\.txt: No such file"):
         next(results)
 
 

@@ -21,7 +21,7 @@ def without_latency(result) -> dict:
 def test_engine_ray_without_ray_names_the_extra(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
 
-    with pytest.raises(ExtraMissing, match=r"--engine ray needs ray\[data\]: install the 'ray' extra "
+    with pytest.raises(ExtraMissing, match=r"^engine=\"ray\" needs ray\[data\]: install the 'ray' extra "
                                            r"\(pip install 'edgekit-tflite\[ray\]'"):
         edgekit.batch(model, ["x.jpg"], engine="ray")
 

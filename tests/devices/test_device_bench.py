@@ -131,18 +131,34 @@ def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> 
     assert out["rows"] == [["litert", None], ["tensorflow", None]]
 
 
-def test_a_broken_model_is_an_error_row_and_exit_1(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.tflite"
-    bad.write_bytes(b"not a flatbuffer at all" * 10)
-    proc = _edgekit("bench", str(bad), "--threads", "1", "--json", *QUICK)
+def test_a_file_that_is_not_a_model_is_model_invalid_like_every_command(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("shopping list\n")
+    proc = _edgekit("bench", str(bad), "--threads", "1", *QUICK)
+    assert proc.returncode == 4
+    assert proc.stderr.strip().splitlines() == [(f"ModelInvalid: {bad}: not a TFLite model (file identifier "
+                                                 "b'ping', expected b'TFL3')")]
+    assert proc.stdout == "", "no empty table"
+
+
+def test_a_configuration_that_fails_in_its_process_is_an_error_row_and_exit_1(tmp_path: Path) -> None:
+    proc = _edgekit("bench", "default", "--backend", "nosuch", "--threads", "1", "--json", *QUICK)
     assert proc.returncode == 1
     row = json.loads(proc.stdout)["results"][0]
-    assert row["error"].startswith("ModelInvalid:")
+    assert row["error"].startswith("ConfigError: backend 'nosuch' is not one of")
 
 
-def test_missing_model_is_a_config_error() -> None:
-    proc = _edgekit("bench", "/nonexistent/model.tflite")
-    assert proc.returncode == 2 and "ConfigError: /nonexistent/model.tflite: no such model file" in proc.stderr
+@pytest.mark.parametrize("model", ["/nonexistent/model.tflite", "nosuchdir/"])
+def test_a_missing_model_is_model_not_found_like_every_command(model: str) -> None:
+    proc = _edgekit("bench", model)
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == [f"ModelNotFound: {model}: no such file"]
+
+
+def test_bench_default_measures_the_bundled_model() -> None:
+    proc = _edgekit("bench", "default", "--threads", "1", "--json", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["name"] == "digits_int8.tflite"
 
 
 def _report(p50: dict[str, float], **env: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sinks_helpers import classify_result
 from edgekit.errors import ConfigError
 from edgekit.results import StreamEvent
 from edgekit.sinks import QueuedSink, close_sinks
+from edgekit.sinks.queued import sink_names
 
 
 class GatedSink:
@@ -146,3 +147,15 @@ def test_close_sinks_closes_all_even_when_one_raises() -> None:
     result = close_sinks([good, bad], timeout=5)
     assert result == {"gated": True, "broken": False}
     assert good.closed
+
+
+def test_close_sinks_reports_each_sink_even_when_two_share_a_name() -> None:
+    class Broken(GatedSink):
+        def close(self) -> None:
+            raise RuntimeError("boom")
+
+    first, second, third = GatedSink(), Broken(), GatedSink()
+    assert sink_names([first, second, third]) == ["gated", "gated#2", "gated#3"]
+    assert close_sinks([first, second, third], timeout=5) == {"gated": True, "gated#2": False,
+                                                             "gated#3": True}
+    assert first.closed and third.closed

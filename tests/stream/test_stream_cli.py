@@ -155,3 +155,61 @@ def test_run_help_lists_the_stream_options() -> None:
     for option in ("--camera", "--source", "--max-fps", "--every", "--max-frames", "--duration",
                    "--stall-timeout", "--loop", "--realtime", "--out", "--mqtt", "--threads"):
         assert option in done.stdout
+
+
+def test_run_stops_when_the_reader_of_stdout_goes_away(tmp_path: Path, default_model: Path) -> None:
+    out = tmp_path / "copy.jsonl"
+    proc = _start("--out", str(out), "--json")
+    assert proc.stdout is not None
+    rows = [json.loads(proc.stdout.readline()) for _ in range(3)]
+    proc.stdout.close()  # what `| head -3` does after its third line
+    _, err = proc.communicate(timeout=30)  # generous: a loaded machine must not fail this
+    assert all("classes" in row for row in rows)
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Error" not in err
+    assert "stdout closed by its reader" in err.splitlines()[-1], "the summary says why it stopped"
+    last = json.loads(out.read_text().splitlines()[-1])
+    assert last["event"] == "stopped", "--out was flushed and closed as after Ctrl-C"
+
+
+def test_run_piped_into_head_ends_with_head(default_model: Path) -> None:
+    command = " ".join(f"'{part}'" for part in edgekit_cmd("run"))
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; timeout 60 {command} | head -3"],
+                          capture_output=True, text=True, timeout=90, env=edgekit_env(),
+                          stdin=subprocess.DEVNULL, check=False)
+    assert len(done.stdout.splitlines()) == 3
+    assert done.returncode == 141, f"not stopped by timeout (124): {done.stderr}"
+
+
+def test_out_file_alone_keeps_piped_stdout_empty(tmp_path: Path, digits_model: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    done = _run("--model", str(digits_model), "--max-frames", "3", "--out", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "", "one destination unless --json asks for stdout too"
+    assert len(out.read_text().splitlines()) == 4
+    both = _run("--model", str(digits_model), "--max-frames", "3", "--out", str(tmp_path / "b.jsonl"),
+                "--json", "-q")
+    assert len(both.stdout.splitlines()) == 4 and len((tmp_path / "b.jsonl").read_text().splitlines()) == 4
+
+
+def test_run_model_as_an_argument_names_the_model_option() -> None:
+    done = _run("model.tflite")
+    assert done.returncode == 2
+    assert "unexpected argument 'model.tflite'; the model is an option: edgekit run --model model.tflite" \
+        in done.stderr
+
+
+def test_serve_prints_its_url_once_with_the_port_it_got(digits_model: Path) -> None:
+    import re
+
+    done = _run("--model", str(digits_model), "--max-frames", "2", "--serve", "0", "-q")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "web preview" in line]
+    assert len(lines) == 1 and re.fullmatch(r"web preview: http://127\.0\.0\.1:(\d+)/", lines[0]), lines
+    assert int(re.search(r":(\d+)/", lines[0]).group(1)) > 0, "--serve 0: the port actually bound"
+    public = _run("--model", str(digits_model), "--max-frames", "2", "--serve", "0.0.0.0:0",
+                  "--token", "s3cret", "-q")
+    assert public.returncode == 0, public.stderr
+    line = next(line for line in public.stderr.splitlines() if "web preview" in line)
+    assert re.fullmatch(r"web preview: http://<this machine's address>:\d+/\?token=<the --token value>", line)
+    assert "s3cret" not in public.stderr, "the secret itself is not printed"

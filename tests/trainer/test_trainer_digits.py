@@ -92,6 +92,18 @@ def test_int8_export_is_self_describing(digits_run: Path, int8_model: Path) -> N
     assert parity["top1_agreement"] >= 0.97 and parity["drop_points"] <= 1.0
     assert set(parity["per_class_delta_points"]) == {str(i) for i in range(10)}
     assert meta.extra["compatibility"]["litert"]["ok"] is True
+    assert meta.provenance["command"][0] == "edgekit"  # then this process's own arguments (pytest's)
+    assert not any(str(arg).startswith("/") for arg in meta.provenance["command"])
+    assert str(digits_run.parent) not in json.dumps(meta.to_dict()), "no build-machine folder in the file"
+
+
+def test_the_exported_command_keeps_only_the_last_part_of_absolute_paths() -> None:
+    from edgekit_trainer.exporter import portable_command
+
+    assert portable_command(["/venv/bin/edgekit", "train", "/home/ann/photos/", "--out=/srv/runs/a",
+                             "--out", "runs/b", "-q"]) == \
+        ["edgekit", "train", "photos", "--out=a", "--out", "runs/b", "-q"]
+    assert portable_command(None) is None
 
 
 def test_reading_the_metadata_back_does_not_import_tensorflow(int8_model: Path) -> None:

@@ -125,3 +125,15 @@ def test_train_skips_unreadable_files_counts_and_lists_them(tmp_path: Path) -> N
     assert "skipped 2 files" in result.output and "0/corrupt.jpg" in result.output
     skipped = dict(json.loads((out / "provenance.json").read_text())["dataset"]["skipped"])
     assert set(skipped) == {"0/corrupt.jpg", "1/Thumbs.db"}
+
+
+def test_evaluate_writes_nothing_into_the_current_folder_unless_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_digit_folder(tmp_path / "d", per_class=3)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(cli, ["evaluate", "default", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert list(here.iterdir()) == []
+    assert json.loads(_last_line(result.output))["confusion_png"] is None

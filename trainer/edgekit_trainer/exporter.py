@@ -90,6 +90,24 @@ def _paths(config: ExportConfig, run: RunFolder) -> dict[str, Path]:
     return {config.quantize: Path(config.out) if config.out else default}
 
 
+def portable_command(command: Any) -> list[str] | None:
+    """The training command line without the build machine's folders (the file travels).
+
+    An absolute path keeps its last component (``/home/ann/data/digits`` → ``digits``),
+    also after ``--option=``.
+    """
+    if not isinstance(command, list | tuple):
+        return None
+
+    def strip(arg: str) -> str:
+        option, eq, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+        if os.path.isabs(value):
+            value = os.path.basename(value.rstrip("/\\")) or value
+        return f"{option}{eq}{value}"
+
+    return [strip(str(arg)) for arg in command]
+
+
 def metadata_for(run: RunFolder, quantize: str, io: str, parity: dict[str, Any] | None = None,
                  extra: dict[str, Any] | None = None) -> ModelMetadata:
     """The edgekit metadata of a model exported from ``run``."""
@@ -106,7 +124,7 @@ def metadata_for(run: RunFolder, quantize: str, io: str, parity: dict[str, Any] 
             "alpha": cfg.get("alpha"), "weights": cfg.get("weights"), "seed": prov.get("seed"),
             "dataset_fingerprint": prov.get("dataset", {}).get("fingerprint"),
             "class_counts": prov.get("dataset", {}).get("counts"),
-            "versions": prov.get("versions"), "command": prov.get("command"),
+            "versions": prov.get("versions"), "command": portable_command(prov.get("command")),
             "val_accuracy_keras": prov.get("val_accuracy"), "trained": prov.get("created"),
         },
         parity=parity or {},
