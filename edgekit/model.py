@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._modelfile import metadata as md
-from ._modelfile.labels import label_limit, labels_from_zip, read_labels
+from ._modelfile.labels import label_limit, read_labels, zip_labels
 from ._modelfile.reader import read_file_info, zip_files
 from ._modelfile.specs import ModelInfo, TensorSpec, check_scores_output, guess_task, input_format
 from ._modelfile.validate import check_model
@@ -109,7 +109,7 @@ class Model:
             return read_labels(labels), "argument"
         if self._metadata and self._metadata.labels:
             return self._metadata.labels, "metadata"
-        return labels_from_zip(files, label_limit(s.shape for s in self.outputs))
+        return zip_labels(files, label_limit(s.shape for s in self.outputs))
 
     def _detection_layout(self, options: PredictOptions) -> Any:
         if self.task != "detect":

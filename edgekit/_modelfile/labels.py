@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["COCO_NAMES", "MAX_LABELS", "label_limit", "labels_from_zip", "parse_labels", "read_labels"]
+__all__ = ["COCO_NAMES", "MAX_LABELS", "label_limit", "labels_from_zip", "parse_labels", "read_labels",
+           "zip_labels"]
 
 COCO_NAMES: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -102,7 +103,12 @@ def _ultralytics_names(raw: bytes, limit: int) -> tuple[str, ...]:
     return ()
 
 
-def labels_from_zip(files: dict[str, bytes], limit: int = MAX_LABELS) -> tuple[tuple[str, ...], str]:
+def labels_from_zip(files: dict[str, bytes], limit: int = MAX_LABELS) -> tuple[str, ...]:
+    """Labels among the files zipped onto a model (``()`` if none); see :func:`zip_labels`."""
+    return zip_labels(files, limit)[0]
+
+
+def zip_labels(files: dict[str, bytes], limit: int = MAX_LABELS) -> tuple[tuple[str, ...], str]:
     """Labels among the files zipped onto a model, and where they came from.
 
     TFLite-Support models carry a label ``.txt`` (source ``"tflite-support"``);
