@@ -5,6 +5,8 @@
 >>> pred = model.predict(frame)          # BGR uint8 array or an image path
 >>> for r in edgekit.stream(model, source=0): ...
 >>> for r in edgekit.batch(model, ["photos/"]): ...
+>>> rule = edgekit.Rule.parse("person>=0.6 for 3/5")          # act on it: rules and actions
+>>> edgekit.stream(model, 0, rules=[rule], sinks=[edgekit.Snapshots("events/")]).run()
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TYPE_CHECKING = False  # not `typing`'s: importing typing costs the CLI's start-
 if TYPE_CHECKING:  # the names below load on first use (see _LAZY)
     from typing import Any
 
+    from ._actions import Capture, Clips, Exec, Retention, Rule, Snapshots, Zone
     from ._batch.engine import batch
     from ._device.profiles import detect_device, get_profile
     from ._device.variants import choose_variant
@@ -55,10 +58,13 @@ if TYPE_CHECKING:  # the names below load on first use (see _LAZY)
 __all__ = [
     "BBox",
     "BackendMissing",
+    "Capture",
     "Classification",
+    "Clips",
     "ConfigError",
     "Detection",
     "EdgekitError",
+    "Exec",
     "ExtraMissing",
     "FrameInvalid",
     "FrameResult",
@@ -75,12 +81,16 @@ __all__ = [
     "ModelNotFound",
     "PredictOptions",
     "Prediction",
+    "Retention",
+    "Rule",
+    "Snapshots",
     "SourceError",
     "SourceOpenError",
     "SourceStalled",
     "StreamEvent",
     "StreamStats",
     "TensorSpec",
+    "Zone",
     "__version__",
     "batch",
     "check_model",
@@ -110,6 +120,14 @@ _LAZY = {
     "PredictOptions": "options",
     **dict.fromkeys(("BBox", "Classification", "Detection", "FrameResult", "ItemError", "Latency",
                      "Prediction", "StreamEvent", "StreamStats"), "results"),
+    # acting on results: rules and actions
+    "Capture": "_actions",
+    "Clips": "_actions",
+    "Exec": "_actions",
+    "Retention": "_actions",
+    "Rule": "_actions",
+    "Snapshots": "_actions",
+    "Zone": "_actions",
 }
 
 

@@ -225,11 +225,17 @@ class Model:
                 raise map_error(exc, self._backend, self._where) from exc
 
     def postprocess(
-        self, outputs: Sequence[np.ndarray], transform: Transform | None = None
+        self, outputs: Sequence[np.ndarray], transform: Transform | None = None,
+        options: PredictOptions | None = None,
     ) -> Prediction:
-        """Raw outputs → :class:`Prediction` (without latency)."""
+        """Raw outputs → :class:`Prediction` (without latency).
+
+        ``options`` replaces the model's own for this call (``top_k``,
+        ``score_threshold``, ``iou_threshold``, ``max_detections``, ``classes``:
+        the fields that act after ``invoke``).
+        """
         tensors = tuple(dequantize(o, s.scale, s.zero_point) for o, s in zip(outputs, self.outputs))
-        opts = self.options
+        opts = self.options if options is None else options
         if self.task == "classify":
             activation = self._metadata.activation if self._metadata else "auto"
             classes = classify(tensors[0], self._labels, opts.top_k, opts.threshold_for("classify"),

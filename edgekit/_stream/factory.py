@@ -16,6 +16,12 @@ to the caller, to ``on_result`` callbacks and to sinks (each behind a bounded
 queue, so that a slow sink never blocks inference), with :class:`StreamStats`.
 Stream events (``source_offline``, ``source_online``, ``stopped``) go to the
 sinks and ``on_event`` callbacks, and are yielded too with ``events=True``.
+
+Rules turn results into ``rule`` events the same way; actions are sinks::
+
+    rule = edgekit.Rule.parse("person>=0.6 for 3/5", zone=edgekit.Zone.box(0, 200, 640, 480))
+    edgekit.stream(model, 0, rules=[rule], sinks=[edgekit.Snapshots("events/"),
+                   edgekit.Exec(["notify.sh"]), edgekit.Capture("unsure/")]).run()
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._actions.rules import Rule, bind_rules
 from ..errors import ConfigError
 from ..model import Model
 from ..results import FrameResult, StreamEvent
 from ..sources import SourceOptions, SourceSpec
 from .stream import Stream
+from .updates import keeps_rules
 
 __all__ = ["stream"]
 
@@ -54,7 +62,9 @@ def _queue_each(sinks: list[Any], queue_size: int, queued: list[Any]) -> None:
     from ..sinks.queued import QueuedSink
 
     for sink in sinks:
-        queued.append(sink if isinstance(sink, QueuedSink) else QueuedSink(sink, maxsize=queue_size))
+        # Action sinks hold frames: they ask for a shorter queue (``queue_size`` attribute).
+        size = min(queue_size, getattr(sink, "queue_size", None) or queue_size)
+        queued.append(sink if isinstance(sink, QueuedSink) else QueuedSink(sink, maxsize=size))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -68,6 +78,7 @@ def stream(
     source: SourceSpec = "demo",
     *,
     sinks: Iterable[Any] = (),
+    rules: Iterable[Rule | str] = (),
     on_result: Callable[[FrameResult], Any] | Iterable[Callable[[FrameResult], Any]] | None = None,
     on_event: Callable[[StreamEvent], Any] | Iterable[Callable[[StreamEvent], Any]] | None = None,
     events: bool = False,
@@ -83,6 +94,7 @@ def stream(
     stall_timeout: float = 5.0,
     queue_size: int = 64,
     prepare_ahead: bool = True,
+    reload: bool | Any = False,
     **load_options: Any,
 ) -> Stream:
     """Real-time inference: the model on the newest frame of ``source``, results as they come.
@@ -97,7 +109,13 @@ def stream(
         sinks: Objects with ``write(item, frame, stats)`` / ``close()`` (see
             :mod:`edgekit.sinks`); each is put behind a bounded queue of ``queue_size``.
             From this call on they belong to the stream: closed with it, or at once
-            when it cannot be created or started.
+            when it cannot be created or started. Actions are sinks too:
+            :class:`~edgekit.Snapshots`, :class:`~edgekit.Exec`, :class:`~edgekit.Capture`,
+            :class:`~edgekit.sinks.HomeAssistantSink`.
+        rules: :class:`~edgekit.Rule`\\ s (or their text, ``"person>=0.6 for 3/5"``),
+            checked against the model's labels; when one turns on or off, a ``rule``
+            :class:`StreamEvent` goes to the sinks (with the frame that caused it),
+            to ``on_event`` and, with ``events=True``, to the iteration.
         on_result: Called with each :class:`FrameResult` (in the stream's thread).
         on_event: Called with each :class:`StreamEvent`.
         events: Also yield the :class:`StreamEvent`\\ s when iterating.
@@ -113,13 +131,21 @@ def stream(
         prepare_ahead: For files, pre-process on the reader thread while the model
             runs (``False``: on the stream's thread). Live sources always
             pre-process only the frame the model takes, on the stream's thread.
+        reload: Live model updates: watch the model's file and, when it is replaced,
+            load the new one beside the running one and swap it in between two
+            frames (a ``model_changed`` event; a file that does not load is a
+            ``model_rejected`` event with the reason, and the old model keeps running).
+            :meth:`Stream.reload` asks for one. The new model is loaded with the
+            same options (and checks: a pinned ``sha256`` must then be sent with
+            :meth:`Stream.reload`).
         **load_options: Passed to :func:`edgekit.load` when ``model`` is a path.
 
     Returns:
         A :class:`Stream`: iterate it, or use it as a context manager, or call ``run()``.
 
     Raises:
-        ConfigError: A limit or option is out of range.
+        ConfigError: A limit or option is out of range, or a rule names a label the
+            model does not have (the message lists its labels).
         SourceOpenError: The source names nothing that exists (a camera or stream
             that cannot be opened raises it when the stream starts).
         ModelError: ``model`` is a path that cannot be loaded.
@@ -138,15 +164,40 @@ def stream(
             loaded = load(default_model_path() if model is None else model, **load_options)  # type: ignore[arg-type]
         elif load_options:
             raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
+        bound = bind_rules(rules, loaded.labels, loaded.task)  # type: ignore[union-attr]
+        reloader = _reloader(reload, loaded, load_options if own else None, bound)  # type: ignore[arg-type]
         _queue_each(given, queue_size, queued)
-        return Stream(loaded, source, own_model=own, sinks=queued,  # type: ignore[arg-type]
+        return Stream(loaded, source, own_model=own, sinks=queued, rules=bound,  # type: ignore[arg-type]
                       on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
                       source_options=options, max_fps=max_fps, every=every,
                       max_frames=max_frames, duration=duration, stall_timeout=stall_timeout,
-                      prepare_ahead=prepare_ahead)
+                      prepare_ahead=prepare_ahead,
+                      reloader=reloader)
     except BaseException:
         _abandon(queued + given[len(queued):], loaded if own else None)
         raise
+
+
+def _reloader(reload: bool | Any, model: Model, load_options: dict[str, Any] | None,
+              rules: tuple[Rule, ...]) -> Any:
+    """The :class:`~edgekit._reload.reloader.ModelReloader` ``reload`` asks for, or ``None``."""
+    if reload is False or reload is None:
+        return None
+    if reload is not True:
+        return reload  # made by the caller (the CLI: its loader, MQTT commands, SIGHUP)
+    from .._reload.reloader import ModelReloader, loader_like
+
+    path = model.info.source
+    if not os.path.isfile(path):
+        raise ConfigError(f"reload needs a model loaded from a file, not {path}")
+    loader = loader_like(model)
+    if load_options is not None:  # loaded here: the next ones with the same options
+        from ..model import load
+
+        options = {k: v for k, v in load_options.items() if k != "sha256"}
+        loader = lambda p, sha: load(p, sha256=sha, **options)  # noqa: E731
+    pinned = bool(load_options and load_options.get("sha256"))
+    return ModelReloader(path, model.info.sha256, loader, pinned=pinned, prepare=keeps_rules(rules))
 
 
 def _abandon(sinks: list[Any], model: Model | None) -> None:

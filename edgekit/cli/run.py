@@ -9,7 +9,14 @@ import click
 
 from ..errors import ConfigError
 from . import interrupt
+from .actions import (
+    ExecCommand,
+    action_options,
+    check_action_options,
+    pop_action_options,
+)
 from .common import model_options, open_model, pop_model_options
+from .reload import check_reload_options, live_updates, pop_reload_options, reload_options
 
 __all__ = ["run_cmd"]
 
@@ -32,8 +39,9 @@ def _source_spec(camera: str | None, source: str | None) -> str:
     return source if source is not None else "demo"
 
 
-class _RunCommand(click.Command):
-    """``run`` takes no arguments: name the option a stray one was probably meant for."""
+class _RunCommand(ExecCommand):
+    """``run`` takes no arguments (``--exec`` takes the rest): name the option a stray one was
+    probably meant for."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         rest = super().parse_args(ctx, args)
@@ -74,6 +82,8 @@ class _RunCommand(click.Command):
               show_default=True, help="Seconds without a frame before a live source is reopened.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr at the end.")
 @_sink_options
+@action_options
+@reload_options
 @model_options
 def run_cmd(model_path: str | None, camera: str | None, source: str | None, width: int | None,
             height: int | None, fps: float | None, loop: bool, realtime: bool,
@@ -88,6 +98,11 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
     one stops it at once. When the reader of stdout goes away (| head), it
     stops the same way and exits 141, as a tool killed by SIGPIPE.
 
+    The model updates live: replace its file (atomic rename), send SIGHUP, or
+    publish {"model": PATH, "sha256": HEX} to --model-topic; the new one is
+    checked, loaded beside the old one and swapped in between two frames (a
+    model_changed event). One that does not load leaves the old one running.
+
     \b
     Examples:
       edgekit run
@@ -95,21 +110,27 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
       edgekit run --camera picam --serve 8080
       edgekit run --source rtsp://192.168.1.20/stream --mqtt mqtt://localhost --topic cam/1
       edgekit run --source clip.mp4 --out results.jsonl --save annotated.mp4
+      edgekit run --model detect.tflite --camera 0 --when 'person>=0.6 for 3/5' \\
+          --zone 0,240,640,480 --cooldown 30 --snapshots events/ --exec notify-send person
     """
     from ..sources import SourceOptions, source_factory
     from .sinks import check_sink_options, pop_sink_options
 
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)
+    action_opts = pop_action_options(kwargs)
+    reload_opts = pop_reload_options(kwargs)
     spec = _source_spec(camera, source)
     # Check the source spec before anything is opened or created (--out, --save files).
     source_factory(spec, SourceOptions(width, height, fps, loop, realtime, stall_timeout))
     check_sink_options(**sink_opts)
+    check_action_options(sink_opts.get("mqtt"), **action_opts)
+    check_reload_options(sink_opts.get("mqtt"), **reload_opts)
     limits = {"width": width, "height": height, "fps": fps, "loop": loop, "realtime": realtime,
               "max_fps": max_fps, "every": every, "max_frames": max_frames, "duration": duration,
               "stall_timeout": stall_timeout}
     try:
-        summary = _run(model_path, model_opts, sink_opts, spec, limits)
+        summary = _run(model_path, model_opts, sink_opts, action_opts, reload_opts, spec, limits)
     except KeyboardInterrupt as exc:  # a signal before the stream ran: nothing was written yet
         if not quiet:
             click.echo(f"stopped: {interrupt.signal_name(exc)} received while starting", err=True)
@@ -121,32 +142,58 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
         raise click.exceptions.Exit(code)
 
 
-def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str, Any], spec: str,
-         limits: dict[str, Any]) -> Any:
+def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str, Any],
+         action_opts: dict[str, Any], reload_opts: dict[str, Any], spec: str, limits: dict[str, Any]) -> Any:
     """Load, open the sinks, run the stream to its end; the summary. Every sink is closed."""
-    from .._stream.factory import stream
+    from .._stream.updates import keeps_rules
     from ..model import default_model_path
+    from ..sinks.queued import close_sinks
+
+    path = default_model_path() if model_path in (None, "default") else model_path
+    mqtt = {k: sink_opts.get(k) for k in ("mqtt", "mqtt_username", "mqtt_password", "mqtt_cafile")}
+    with open_model(path, model_opts) as loaded:
+        rules, actions = _actions(loaded, sink_opts, action_opts)  # labels checked: nothing made yet
+        try:
+            updates = live_updates(loaded, model_opts, prepare=keeps_rules(rules), **mqtt, **reload_opts)
+        except BaseException:
+            close_sinks(actions)
+            raise
+        with updates as reloader:
+            return _stream_to_sinks(loaded, spec, rules, actions, sink_opts, limits, reloader)
+
+
+def _stream_to_sinks(loaded: Any, spec: str, rules: Any, actions: list[Any], sink_opts: dict[str, Any],
+                     limits: dict[str, Any], reloader: Any) -> Any:
+    """Open the sinks, stream into them (live updates from ``reloader``); the summary."""
+    from .._stream.factory import stream
     from ..sinks.queued import close_sinks
     from .sinks import build_sinks
 
     def stdout_closed() -> None:
         interrupt.request_stop("stdout closed by its reader", interrupt.EXIT_PIPE)
 
-    path = default_model_path() if model_path in (None, "default") else model_path
-    with open_model(path, model_opts) as loaded:
+    def release_replaced(event: Any) -> None:  # the stream runs a new model: free the first one
+        if event.event == "model_changed":
+            loaded.close()
+
+    try:
         sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
-                            on_stdout_closed=stdout_closed, **sink_opts)
-        try:
-            running = stream(loaded, spec, sinks=sinks, **limits)  # owns them, even if it fails
-        except BaseException:  # ... but a Ctrl-C may land before it got them
-            close_sinks(sinks)  # idempotent
-            raise
-        try:
-            _announce(sinks, sink_opts.get("token"))
-            with interrupt.stopping(running.stop):  # from now on a signal stops it cleanly
-                return running.run()
-        finally:
-            running.close()  # idempotent; closes the sinks even if the stream never started
+                            on_stdout_closed=stdout_closed, **sink_opts) + actions
+    except BaseException:
+        close_sinks(actions)
+        raise
+    try:
+        running = stream(loaded, spec, sinks=sinks, rules=rules, reload=reloader or False,
+                         on_event=release_replaced, **limits)  # owns the sinks, even if it fails
+    except BaseException:  # ... but a Ctrl-C may land before it got them
+        close_sinks(sinks)  # idempotent
+        raise
+    try:
+        _announce(sinks, sink_opts.get("token"))
+        with interrupt.stopping(running.stop):  # from now on a signal stops it cleanly
+            return running.run()
+    finally:
+        running.close()  # idempotent; closes the sinks even if the stream never started
 
 
 def _announce(sinks: list[Any], token: str | None) -> None:
@@ -159,3 +206,12 @@ def _announce(sinks: list[Any], token: str | None) -> None:
             wildcard = web.host in ("0.0.0.0", "::", "")
             url = f"http://<this machine's address>:{web.port}/" if wildcard else web.url
             click.echo(f"web preview: {url}" + ("?token=<the --token value>" if token else ""), err=True)
+
+
+def _actions(model: Any, sink_opts: dict[str, Any], action_opts: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """The rules and the action sinks (snapshots, --exec, --capture, Home Assistant), queued."""
+    from ..sinks.queued import QueuedSink
+    from .actions import build_actions
+
+    rules, sinks = build_actions(model, sink_opts, **action_opts)
+    return rules, [QueuedSink(s, maxsize=getattr(s, "queue_size", 16)) for s in sinks]

@@ -7,21 +7,27 @@ callbacks, so ``edgekit --help`` never loads it.
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from .common import echo_json, lazy_trainer, model_options, pop_model_options
 
 __all__ = ["evaluate_cmd", "export_cmd", "train_cmd"]
 
 BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+# options a resumed run takes from its record unless given again (then they must match it)
+RECORDED = ("model", "size", "alpha", "weights", "channels", "resize", "epochs", "fine_tune_epochs", "batch_size",
+            "learning_rate", "val_fraction", "seed", "augment", "flip", "patience", "strategy")
 
 
 @click.command("train")
-@click.argument("data", type=click.Path(file_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(), help="RUN folder to write.")
+@click.argument("data", type=click.Path(file_okay=False), required=False)
+@click.option("--out", "out", type=click.Path(), help="RUN folder to write.")
 @click.option("--model", "model", type=click.Choice(BACKBONES), default="mobilenet_v2", show_default=True,
               help="Backbone; 'tiny' is a small CNN for small inputs and weak devices.")
 @click.option("--size", type=click.IntRange(min=16), default=None,
@@ -38,7 +44,7 @@ BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=None,
               help="Stage-2 epochs with a pretrained backbone (default: epochs/2).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Images per training step.")
+              help="Images per training step (across all workers and devices together).")
 @click.option("--lr", "learning_rate", type=float, default=1e-3, show_default=True, help="Learning rate.")
 @click.option("--val-split", "val_fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
               show_default=True, help="Validation share when DATA has no val/ folder (stratified).")
@@ -51,26 +57,44 @@ BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
 @click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
               help="Early-stopping patience in epochs.")
 @click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
-              show_default=True, help="tf.distribute strategy (multiworker reads TF_CONFIG).")
+              show_default=True, help="tf.distribute strategy: mirrored = every GPU (or CPU) of this machine; "
+              "multiworker = several machines, each started with TF_CONFIG.")
+@click.option("--join-timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
+              help="Seconds a multiworker training waits for all workers to join.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), default=None, metavar="RUN",
+              help="Continue the interrupted run RUN from its last finished epoch (same data and options; "
+              "options not given are taken from RUN).")
 @click.option("--force", is_flag=True, help="Overwrite an existing RUN folder.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.pass_context
 @lazy_trainer
-def train_cmd(data: str, out: str, channels: str, quiet: bool, **kwargs: Any) -> None:
+def train_cmd(ctx: click.Context, data: str | None, out: str | None, resume: str | None, quiet: bool,
+              **kwargs: Any) -> None:
     """Train a classifier on DATA (one sub-folder of images per class) into --out RUN.
 
     DATA may also hold train/, val/ (and test/) splits. RUN receives model.keras
     (best checkpoint), labels.txt, history.json, provenance.json, split.json and
-    training.png. Then: edgekit export RUN --quantize int8.
+    training.png. Then: edgekit export RUN --quantize int8. An interrupted run
+    continues with: edgekit train --resume RUN.
     """
-    from edgekit_trainer import TrainConfig, train
+    from edgekit_trainer import ClusterError, TrainConfig, train
 
-    config = TrainConfig(data=data, out=out, channels=int(channels), verbose=0 if quiet else None,
-                         command=("edgekit", *sys.argv[1:]), **kwargs)
+    data, out = _run_arguments(ctx, data, out, resume, kwargs)
+    config = TrainConfig(data=data, out=out, channels=int(kwargs.pop("channels")), verbose=0 if quiet else None,
+                         command=("edgekit", *sys.argv[1:]), resume=resume is not None, **kwargs)
     try:
         result = train(config)
     except KeyboardInterrupt as exc:
         click.echo(f"Interrupted: {exc}", err=True)
         raise click.exceptions.Exit(130) from None
+    except ClusterError as exc:
+        if exc.resumable:
+            raise ClusterError(f"{exc} (on every worker: edgekit train --resume {out})", resumable=True) from None
+        raise
+    if not _is_chief(config.strategy):
+        click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs on "
+                   f"{result.replicas} replicas; the chief writes the run folder {result.run}")
+        return
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)} files (listed in {result.run}/provenance.json): "
                    + ", ".join(p for p, _ in result.skipped[:5]) + (" …" if len(result.skipped) > 5 else ""),
@@ -78,6 +102,32 @@ def train_cmd(data: str, out: str, channels: str, quiet: bool, **kwargs: Any) ->
     click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs "
                f"({result.stages} stage{'s' if result.stages > 1 else ''}, {result.replicas} replica"
                f"{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
+
+
+def _run_arguments(ctx: click.Context, data: str | None, out: str | None, resume: str | None,
+                   kwargs: dict[str, Any]) -> tuple[str, str]:
+    """``(DATA, RUN)``; with ``--resume`` the options not given are filled in from RUN's record."""
+    if resume is None:
+        if data is None or out is None:
+            raise click.UsageError("give DATA and --out RUN (or --resume RUN to continue a run)")
+        return data, out
+    if out is not None and Path(out).resolve() != Path(resume).resolve():
+        raise click.UsageError(f"--out {out} and --resume {resume} name different runs; give only --resume")
+    from edgekit_trainer.checkpoints import recorded_options
+
+    recorded = recorded_options(resume)
+    for name in RECORDED:
+        if ctx.get_parameter_source(name) is ParameterSource.DEFAULT and name in recorded:
+            kwargs[name] = str(recorded[name]) if name == "channels" else recorded[name]
+    return data or str(recorded["data"]), resume
+
+
+def _is_chief(strategy: str) -> bool:
+    if strategy != "multiworker":
+        return True
+    from edgekit_trainer.distribute import parse_tf_config
+
+    return parse_tf_config(os.environ.get("TF_CONFIG")).chief
 
 
 @click.command("export")

@@ -6,7 +6,7 @@ bounded queue and returns; a worker thread hands the items to the inner sink in
 order. When the queue is full the **oldest queued result is dropped** (in real
 time the newest result is the one that matters) and counted in ``dropped``;
 stream events (``source_offline``, ``stopped``, …) are never dropped in favour
-of a result.
+of a result, nor is the result a ``rule`` event was made from (a snapshot draws it).
 """
 
 from __future__ import annotations
@@ -94,13 +94,23 @@ class QueuedSink:
             self._cond.notify()
 
     def _drop_one(self) -> bool:
-        """Drop the oldest queued result (not an event); ``False`` if there is none."""
+        """Drop the oldest queued result (not an event, nor the result of a rule event that
+        follows it); ``False`` if there is none."""
         for index, queued in enumerate(self._queue):
-            if not isinstance(queued[0], StreamEvent):
-                del self._queue[index]
-                self._dropped += 1
-                return True
+            if isinstance(queued[0], StreamEvent) or self._has_event(index):
+                continue
+            del self._queue[index]
+            self._dropped += 1
+            return True
         return False
+
+    def _has_event(self, index: int) -> bool:
+        """Whether the result at ``index`` is followed by a rule event made from it."""
+        if index + 1 >= len(self._queue):
+            return False
+        following = self._queue[index + 1][0]
+        return isinstance(following, StreamEvent) and following.frame is not None \
+            and following.frame == getattr(self._queue[index][0], "frame", None)
 
     def _run(self) -> None:
         while True:

@@ -27,6 +27,7 @@ def test_engine_ray_without_ray_names_the_extra(model, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext warnings
+@pytest.mark.slow  # starts a local Ray cluster
 def test_engine_ray_rows_equal_the_local_engine_rows(model, image_folder, tmp_path):
     ray = pytest.importorskip("ray")
     video = tmp_path / "clip.mp4"

@@ -70,7 +70,7 @@ def test_predict_overhead_vs_bare_interpreter():
     models = {
         "MobileNetV2 224 float32": (zoo.mobilenet_v2("float32", size=224, alpha=1.0), 1.10),
         "MobileNetV2 224 int8": (zoo.mobilenet_v2("uint8", size=224, alpha=1.0), 1.10),
-        "MobileNetV3-Small float32": (zoo.mobilenet_v3_small("float32"), 1.25),
+        "MobileNetV3-Small float32": (zoo.mobilenet_v3_small("float32", size=224, classes=1000), 1.25),
     }
     rows = []
     for name, (path, goal) in models.items():

@@ -72,6 +72,7 @@ def test_predict_reports_an_unreadable_image_and_goes_on(tmp_path, digit_images)
     assert result.exit_code == 7
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_inspect_json_lists_specs_operators_metadata_and_backends():
     result = _run("inspect", str(zoo.digits_classifier("uint8")), "--json")
     info = json.loads(result.output)
@@ -82,11 +83,13 @@ def test_inspect_json_lists_specs_operators_metadata_and_backends():
     assert {b["backend"]: b["ok"] for b in info["backends"]}["litert"] is True
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_inspect_text_shows_which_backends_can_run_it():
     out = _run("inspect", str(zoo.mobilenet_v2("int8"))).output
     assert "int8[1, 96, 96, 3]" in out and "backend    litert" in out and "runs" in out
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_doctor_reports_numpy_opencv_and_backends():
     result = _run("doctor", "--json")
     report = json.loads(result.output)

@@ -1,6 +1,6 @@
 """Detection end to end on real ``.tflite`` models whose raw outputs encode known boxes.
 
-The models (see ``detect_models.py``) are built by TensorFlow and cached; the
+The models (see ``detect_models.py``) are committed in ``tests/models/``; the
 SSD one ends in the real ``TFLite_Detection_PostProcess`` custom op. The
 expected source-pixel boxes are worked out independently of edgekit's
 ``Transform`` (``detect_models.expected_boxes``).
@@ -212,9 +212,7 @@ def test_prediction_json_has_detections_with_corner_boxes() -> None:
 
 def _small_head_model():  # type: ignore[no-untyped-def]
     """``[1, 7, 10]``: 10 candidates of 3 classes, too few to be guessed as a YOLO head."""
-    head = np.zeros((1, 7, 10), np.float32)
-    head[0, :, 0] = (0.5, 0.5, 0.25, 0.5, 0.0, 0.9, 0.0)
-    return zoo.cached("detect_small_head.tflite", lambda: dm.constant_model(head, "float32", (64, 64)))
+    return zoo.model("detect_small_head.tflite", lambda: zoo.make_models().small_head())
 
 
 def test_a_forced_layout_makes_an_unrecognised_signature_a_detector() -> None:

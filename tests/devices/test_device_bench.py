@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import zoo
+from testkit import needs_tensorflow
 
 from edgekit._tools import bench, bench_report
 from edgekit.errors import ConfigError
@@ -118,6 +119,8 @@ def test_a_weights_only_int8_model_benched_alone_gets_no_ratio() -> None:
     assert "×" not in proc.stdout.split("weights-only int8")[1]
 
 
+@needs_tensorflow
+@pytest.mark.slow  # a child imports TensorFlow
 def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> None:
     code = (
         "import sys, json\n"

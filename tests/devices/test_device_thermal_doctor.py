@@ -151,6 +151,7 @@ def test_every_command_the_advice_gives_is_accepted_as_given() -> None:
             check_sink_options(**pop_sink_options(dict(ctx.params)))  # e.g. a public --serve needs --token
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_doctor_json_carries_device_host_and_thermal() -> None:
     result = CliRunner().invoke(cli, ["doctor", "--json"])
     assert result.exit_code == 0, result.output

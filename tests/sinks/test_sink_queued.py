@@ -72,6 +72,21 @@ def test_events_are_kept_when_the_queue_is_full_of_results() -> None:
     assert sink.dropped == 2
 
 
+def test_the_result_a_rule_event_was_made_from_is_kept_with_it() -> None:
+    inner = GatedSink()
+    sink = QueuedSink(inner, maxsize=3)
+    sink.write(classify_result(0))
+    assert inner.entered.wait(10)
+    sink.write(classify_result(1))
+    sink.write(StreamEvent("rule", time.time(), "test", rule="door", state="on", frame=1))
+    for i in range(2, 6):
+        sink.write(classify_result(i))
+    inner.gate.set()
+    assert sink.close(timeout=10)
+    kinds = [getattr(item, "state", None) or item.frame for item in inner.items]
+    assert kinds == [0, 1, "on", 5], "a snapshot of the event can draw its result"
+
+
 def test_close_delivers_everything_queued_then_closes_the_inner_sink() -> None:
     inner = GatedSink()
     sink = QueuedSink(inner, maxsize=50)

@@ -47,18 +47,6 @@ def test_trigger_command_runs_the_command_when_the_label_holds(tmp_path: Path,
     assert "held, running" in done.stdout
 
 
-def test_trigger_command_fires_only_on_a_hold() -> None:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        from trigger_command import Trigger
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    trigger = Trigger("7", hold=3, window=5, cooldown=0)
-    fired = [trigger.update(seen, float(t)) for t, seen in enumerate(
-        [True, False, True, True, True, True, False, False, False, False, False, True, True, True])]
-    assert [i for i, f in enumerate(fired) if f] == [3, 13]
-
-
 @pytest.mark.skipif(shutil.which("mosquitto") is None, reason="needs mosquitto (Debian package)")
 def test_count_and_publish_sends_counts_to_an_mqtt_broker(default_model: Path) -> None:
     import paho.mqtt.client as mqtt

@@ -19,7 +19,8 @@ from edgekit.imagefile import read_image
 
 pytest.importorskip("tensorflow")
 # Keras calls np.array(x, copy=False)-style APIs that NumPy 2 deprecates; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning"),
+              pytest.mark.slow]  # every test here shares one training run
 
 
 @pytest.fixture(scope="module")

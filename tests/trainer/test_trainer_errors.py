@@ -115,6 +115,7 @@ def test_evaluate_maps_integer_folders_to_class_ids_of_unlabelled_models(tmp_pat
     assert report["samples"] == 150 and report["accuracy"] >= 0.9
 
 
+@pytest.mark.slow  # trains
 def test_train_skips_unreadable_files_counts_and_lists_them(tmp_path: Path) -> None:
     data = write_digit_folder(tmp_path / "d", per_class=8, classes=(0, 1))
     (data / "0" / "corrupt.jpg").write_bytes(b"\xff\xd8 truncated")

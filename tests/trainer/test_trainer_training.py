@@ -33,6 +33,7 @@ def test_class_weights_balance_unequal_classes() -> None:
     assert weights[2] == 1.0
 
 
+@pytest.mark.slow  # trains
 def test_interrupted_training_keeps_a_usable_best_checkpoint(tmp_path: Path) -> None:
     import keras
 
@@ -68,6 +69,7 @@ def test_pretrained_backbone_trains_in_two_stages_frozen_then_fine_tuned(tmp_pat
     assert result.history["stage"] == [1.0, 2.0]
 
 
+@pytest.mark.slow  # trains in a child process
 def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path: Path) -> None:
     data = write_digit_folder(tmp_path / "d", per_class=12, classes=(0, 1))
     script = textwrap.dedent(f"""

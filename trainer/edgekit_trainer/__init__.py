@@ -10,17 +10,26 @@ TensorFlow (the ``train`` extra) is imported only when a function needs it.
 
 from __future__ import annotations
 
-from .errors import DatasetError, ParityFailed, RunExists, WeightsUnavailable
+from .errors import (
+    ClusterError,
+    DatasetError,
+    ParityFailed,
+    ResumeRefused,
+    RunExists,
+    WeightsUnavailable,
+)
 from .evaluation import EvalReport, evaluate
 from .exporter import ExportConfig, ExportedModel, export
 from .fit import TrainConfig, TrainResult, train
 
 __all__ = [
+    "ClusterError",
     "DatasetError",
     "EvalReport",
     "ExportConfig",
     "ExportedModel",
     "ParityFailed",
+    "ResumeRefused",
     "RunExists",
     "TrainConfig",
     "TrainResult",
