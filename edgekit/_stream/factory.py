@@ -36,6 +36,7 @@ from ..model import Model
 from ..results import FrameResult, StreamEvent
 from ..sources import SourceOptions, SourceSpec
 from .stream import Stream
+from .updates import keeps_rules
 
 __all__ = ["stream"]
 
@@ -93,6 +94,7 @@ def stream(
     stall_timeout: float = 5.0,
     queue_size: int = 64,
     prepare_ahead: bool = True,
+    reload: bool | Any = False,
     **load_options: Any,
 ) -> Stream:
     """Real-time inference: the model on the newest frame of ``source``, results as they come.
@@ -129,6 +131,13 @@ def stream(
         prepare_ahead: For files, pre-process on the reader thread while the model
             runs (``False``: on the stream's thread). Live sources always
             pre-process only the frame the model takes, on the stream's thread.
+        reload: Live model updates: watch the model's file and, when it is replaced,
+            load the new one beside the running one and swap it in between two
+            frames (a ``model_changed`` event; a file that does not load is a
+            ``model_rejected`` event with the reason, and the old model keeps running).
+            :meth:`Stream.reload` asks for one. The new model is loaded with the
+            same options (and checks: a pinned ``sha256`` must then be sent with
+            :meth:`Stream.reload`).
         **load_options: Passed to :func:`edgekit.load` when ``model`` is a path.
 
     Returns:
@@ -156,15 +165,39 @@ def stream(
         elif load_options:
             raise ConfigError(f"load options {sorted(load_options)} need a model path, not a loaded Model")
         bound = bind_rules(rules, loaded.labels, loaded.task)  # type: ignore[union-attr]
+        reloader = _reloader(reload, loaded, load_options if own else None, bound)  # type: ignore[arg-type]
         _queue_each(given, queue_size, queued)
         return Stream(loaded, source, own_model=own, sinks=queued, rules=bound,  # type: ignore[arg-type]
                       on_result=_as_list(on_result), on_event=_as_list(on_event), events=events,
                       source_options=options, max_fps=max_fps, every=every,
                       max_frames=max_frames, duration=duration, stall_timeout=stall_timeout,
-                      prepare_ahead=prepare_ahead)
+                      prepare_ahead=prepare_ahead,
+                      reloader=reloader)
     except BaseException:
         _abandon(queued + given[len(queued):], loaded if own else None)
         raise
+
+
+def _reloader(reload: bool | Any, model: Model, load_options: dict[str, Any] | None,
+              rules: tuple[Rule, ...]) -> Any:
+    """The :class:`~edgekit._reload.reloader.ModelReloader` ``reload`` asks for, or ``None``."""
+    if reload is False or reload is None:
+        return None
+    if reload is not True:
+        return reload  # made by the caller (the CLI: its loader, MQTT commands, SIGHUP)
+    from .._reload.reloader import ModelReloader, loader_like
+
+    path = model.info.source
+    if not os.path.isfile(path):
+        raise ConfigError(f"reload needs a model loaded from a file, not {path}")
+    loader = loader_like(model)
+    if load_options is not None:  # loaded here: the next ones with the same options
+        from ..model import load
+
+        options = {k: v for k, v in load_options.items() if k != "sha256"}
+        loader = lambda p, sha: load(p, sha256=sha, **options)  # noqa: E731
+    pinned = bool(load_options and load_options.get("sha256"))
+    return ModelReloader(path, model.info.sha256, loader, pinned=pinned, prepare=keeps_rules(rules))
 
 
 def _abandon(sinks: list[Any], model: Model | None) -> None:

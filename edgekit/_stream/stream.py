@@ -26,6 +26,7 @@ from ..sources.capture import FileCapture
 from ..sources.live import LiveCapture
 from .sdnotify import notify, watchdog_interval
 from .stats import RollingStats, StreamSummary, ThermalSampler
+from .updates import ModelUpdates
 
 __all__ = ["Stream"]
 
@@ -61,8 +62,10 @@ class Stream:
                  on_event: list[Callable[[StreamEvent], Any]], events: bool,
                  source_options: SourceOptions, max_fps: float | None, every: int,
                  max_frames: int | None, duration: float | None, stall_timeout: float,
-                 prepare_ahead: bool = True, rules: tuple[Rule, ...] = ()) -> None:
+                 prepare_ahead: bool = True, rules: tuple[Rule, ...] = (),
+                 reloader: Any = None) -> None:
         self.model = model
+        self._updates = ModelUpdates(reloader, model, own_model)  # live model updates
         self.sinks = sinks
         self._sink_names = _names(sinks)
         self._own_model = own_model
@@ -112,7 +115,7 @@ class Stream:
         # Files: pre-process on the reader thread, in parallel with the model (every
         # frame is inferred, so none is pre-processed for nothing). Live sources:
         # only the frame the model takes is pre-processed, on this thread.
-        prepare = self.model.preprocess if self._prepare_ahead else None
+        prepare = (lambda image: self.model.preprocess(image)) if self._prepare_ahead else None
         if first.live:
             factory = self._factory
             once = [first]
@@ -126,6 +129,7 @@ class Stream:
         self._started = True
         self._stats = RollingStats(time.monotonic())
         self._thermal = ThermalSampler()
+        self._updates.start()
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the stream to stop after the current frame (thread- and signal-safe)."""
@@ -165,6 +169,11 @@ class Stream:
         ping_every = watchdog_interval()
         last_ping = time.monotonic()
         while True:
+            self.model, swapped = self._updates.poll(self.model, self.source_name)  # between frames
+            for event in swapped:
+                self._emit_event(event)
+                if self._events:
+                    yield event
             for event in capture.drain_events() + self._actions.reported(self.source_name):
                 self._emit_event(event)
                 if self._events:
@@ -218,6 +227,8 @@ class Stream:
         wall = time.time()
         t0 = time.perf_counter()
         tensor, transform, pre_ms = frame.tensor, frame.transform, frame.pre_ms
+        if tensor is not None and self._updates.stale():  # pre-processed for a replaced model
+            tensor = None
         if tensor is None:
             try:
                 tensor, transform = self.model.preprocess(frame.image)
@@ -237,6 +248,17 @@ class Stream:
         pred = dataclasses.replace(pred, latency=latency, input=frame.input)
         self._stats.add(latency, time.monotonic())
         return FrameResult(frame=frame.index, ts=frame.ts, source=self.source_name, prediction=pred)
+
+    def reload(self, path: str | None = None, sha256: str | None = None) -> None:
+        """Load ``path`` (default: the model's file again) beside the running model; it takes
+        over between two frames (a ``model_changed`` or ``model_rejected`` event follows).
+
+        Raises:
+            ConfigError: The stream was created without ``reload``.
+        """
+        if self._updates.reloader is None:
+            raise ConfigError("this stream does not reload its model; create it with reload=True")
+        self._updates.reloader.request("reload()", path, sha256)
 
     def _counters(self) -> dict[str, int]:
         counters = self._capture.counters() if self._capture is not None else {}
@@ -312,8 +334,7 @@ class Stream:
         self._close_sinks()
         if self._thermal is not None:
             self._thermal.close()
-        if self._own_model:
-            self.model.close()
+        self._updates.close(self.model)  # the model runs (closed unless it is the caller's)
         if not self._started:
             return None
         self._summary = self._stats.summary(self.source_name, time.monotonic(), self._counters(),

@@ -1,9 +1,11 @@
 """``edgekit service``: run an edgekit command unattended as a systemd service.
 
 The unit is rendered from ``devices/edgekit.service.in`` (shipped in the wheel as
-``edgekit/_devices``): ``Type=notify`` with ``WatchdogSec=`` for ``edgekit run``
-(which sends ``READY=1`` and ``WATCHDOG=1``), ``Restart=on-failure``, the absolute
-path of this environment's ``edgekit`` and a dedicated user. Arguments are quoted
+``edgekit/_devices``): ``Type=notify`` with ``WatchdogSec=`` for ``edgekit run`` and
+``edgekit serve`` (which send ``READY=1`` and ``WATCHDOG=1``), ``ExecReload=`` sending
+SIGHUP for them (``systemctl reload`` swaps in the model file),
+``Restart=on-failure``, the absolute path of this environment's ``edgekit`` and a
+dedicated user. Arguments are quoted
 for systemd's own command-line parser — no shell is involved.
 
 Secrets never go on the command line: ``ExecStart=`` is shown to every local
@@ -36,7 +38,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _SAFE = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
 # Commands that speak sd_notify; anything else runs as Type=exec without a watchdog.
-_NOTIFYING = {"run"}
+_NOTIFYING = {"run", "serve"}
+# Commands that reload their model on SIGHUP (``systemctl reload``) unless told not to.
+_RELOADING = {"run", "serve"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ SERVICE_COMMANDS = ("batch", "run", "serve")
 # reads instead (click's envvar=). A new secret option needs an entry here.
 SECRET_OPTIONS: dict[str, dict[str, str]] = {
     "run": {"--token": "EDGEKIT_SERVE_TOKEN", "--mqtt-password": "EDGEKIT_MQTT_PASSWORD"},
-    "serve": {"--token": "EDGEKIT_SERVE_TOKEN"},
+    "serve": {"--token": "EDGEKIT_SERVE_TOKEN", "--mqtt-password": "EDGEKIT_MQTT_PASSWORD"},
     "batch": {},
 }
 # Options that are secret only when their URL carries a password (rtsp://user:pass@cam/).
@@ -240,12 +244,14 @@ def render_unit(name: str, args: list[str], *, user: str = "edgekit", exec_path:
     for value in environment.values():
         env_file_quote(value)  # refuse what cannot be written before anything is
     notify = args[0] in _NOTIFYING
+    reloads = args[0] in _RELOADING and "--no-reload" not in public
     values = {
         "NAME": name, "COMMAND": args[0], "USER": user, "GROUPS": groups or "",
         "TYPE": "notify" if notify else "exec",
         "EXEC_START": " ".join(systemd_quote(a) for a in [exe, *public]),
         "WATCHDOG": f"WatchdogSec={watchdog_sec}" if notify and watchdog_sec else "",
         "ENVIRONMENT_FILE": f"EnvironmentFile=/{ENV_DIR}/{name}.env" if environment else "",
+        "RELOAD": "ExecReload=/bin/kill -HUP $MAINPID" if reloads else "",
     }
     text = _template()
     for key, value in values.items():

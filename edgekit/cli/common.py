@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .._jsonout import json_line
+from ..options import IOU_THRESHOLD, MAX_DETECTIONS
 
 __all__ = ["MODEL_OPTION_NAMES", "debugging", "echo_json", "lazy_trainer", "model_argument", "model_options",
            "open_model", "pop_model_options", "quiet_native_stderr"]
@@ -45,15 +46,18 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Classes to report at most (those above --score-threshold)."),
         click.option("--score-threshold", "--threshold", type=click.FloatRange(0, 1), default=None,
                      help="Minimum score to report (default: 0.0001 classify — classes that would "
-                          "read 0.0 are left out; 0.25 detect)."),
-        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.45,
-                     show_default=True, help="NMS overlap threshold (detection)."),
-        click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True,
-                     help="Detections to report at most, best first."),
+                          "read 0.0 are left out; detections above 0.25)."),
+        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+                     help=f"NMS overlap threshold (detection; default {IOU_THRESHOLD}, as Ultralytics)."),
+        click.option("--max-detections", type=click.IntRange(min=1), default=None,
+                     help=f"Detections to report at most, best first (default {MAX_DETECTIONS}, as "
+                          "Ultralytics)."),
         click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
         click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
                      help="Force the task instead of reading/inferring it."),
-        click.option("--layout", default=None, help="Force a detection layout (see inspect)."),
+        click.option("--layout", default=None,
+                     help="Force a detection layout NAME[:BOXES][:COORDS][:SCORES], e.g. yolov8:pixels "
+                          "(see inspect and the README)."),
         click.option("--normalize", default=None,
                      help="Input range: unit | signed | raw | imagenet | MEAN,STD."),
         click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None,

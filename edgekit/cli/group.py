@@ -21,6 +21,7 @@ COMMANDS = {
     "predict": "core",
     "doctor": "core",
     "run": "run",
+    "serve": "serve",
     "batch": "batch",
     "bench": "tools",
     "devices": "tools",

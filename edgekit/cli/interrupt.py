@@ -11,6 +11,9 @@ the interpreter are imported, so a signal gets the same answer whenever it comes
   closes its output cleanly); SIGTERM keeps its default action (``batch`` sets its own).
 - a second signal exits at once with ``128 + signal``: the user insists.
 - a signal the command was started with ignored (``nohup``, ``&`` in a script) stays ignored.
+- ``serve`` stops like ``run``: the server finishes the requests in hand and exits 0.
+- SIGHUP, while ``run`` or ``serve`` is inside :func:`hangup`, reloads the model instead of
+  ending the process (``systemctl reload``).
 
 When the reader of stdout goes away (``edgekit run | head``), :func:`request_stop` takes
 the same clean-stop path and the command exits :data:`EXIT_PIPE` (141, as a
@@ -33,6 +36,7 @@ __all__ = [
     "EXIT_PIPE",
     "Interrupted",
     "finish",
+    "hangup",
     "install",
     "interrupted_exit",
     "request_stop",
@@ -42,7 +46,7 @@ __all__ = [
     "stopping",
 ]
 
-CLEAN_STOP_COMMANDS = frozenset({"run"})
+CLEAN_STOP_COMMANDS = frozenset({"run", "serve"})
 EXIT_INTERRUPTED = 130
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 
@@ -103,6 +107,24 @@ def stopping(stop: Callable[[str], Any]) -> Iterator[None]:
         yield
     finally:
         _on_stop = None
+
+
+@contextlib.contextmanager
+def hangup(callback: Callable[[], Any]) -> Iterator[None]:
+    """While inside, SIGHUP calls ``callback()`` (it must only set a flag) instead of ending
+    the process. A SIGHUP the command was started with ignored (``nohup``) stays ignored.
+
+    Must run in the main thread.
+    """
+    previous = signal.getsignal(signal.SIGHUP)
+    if previous is signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: callback())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous if previous is not None else signal.SIG_DFL)
 
 
 def finish() -> None:

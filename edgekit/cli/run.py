@@ -16,6 +16,7 @@ from .actions import (
     pop_action_options,
 )
 from .common import model_options, open_model, pop_model_options
+from .reload import check_reload_options, live_updates, pop_reload_options, reload_options
 
 __all__ = ["run_cmd"]
 
@@ -82,6 +83,7 @@ class _RunCommand(ExecCommand):
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr at the end.")
 @_sink_options
 @action_options
+@reload_options
 @model_options
 def run_cmd(model_path: str | None, camera: str | None, source: str | None, width: int | None,
             height: int | None, fps: float | None, loop: bool, realtime: bool,
@@ -95,6 +97,11 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
     Ctrl-C or SIGTERM stop it cleanly (exit 0), also while it starts; a second
     one stops it at once. When the reader of stdout goes away (| head), it
     stops the same way and exits 141, as a tool killed by SIGPIPE.
+
+    The model updates live: replace its file (atomic rename), send SIGHUP, or
+    publish {"model": PATH, "sha256": HEX} to --model-topic; the new one is
+    checked, loaded beside the old one and swapped in between two frames (a
+    model_changed event). One that does not load leaves the old one running.
 
     \b
     Examples:
@@ -112,16 +119,18 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
     model_opts = pop_model_options(kwargs)
     sink_opts = pop_sink_options(kwargs)
     action_opts = pop_action_options(kwargs)
+    reload_opts = pop_reload_options(kwargs)
     spec = _source_spec(camera, source)
     # Check the source spec before anything is opened or created (--out, --save files).
     source_factory(spec, SourceOptions(width, height, fps, loop, realtime, stall_timeout))
     check_sink_options(**sink_opts)
     check_action_options(sink_opts.get("mqtt"), **action_opts)
+    check_reload_options(sink_opts.get("mqtt"), **reload_opts)
     limits = {"width": width, "height": height, "fps": fps, "loop": loop, "realtime": realtime,
               "max_fps": max_fps, "every": every, "max_frames": max_frames, "duration": duration,
               "stall_timeout": stall_timeout}
     try:
-        summary = _run(model_path, model_opts, sink_opts, action_opts, spec, limits)
+        summary = _run(model_path, model_opts, sink_opts, action_opts, reload_opts, spec, limits)
     except KeyboardInterrupt as exc:  # a signal before the stream ran: nothing was written yet
         if not quiet:
             click.echo(f"stopped: {interrupt.signal_name(exc)} received while starting", err=True)
@@ -134,36 +143,57 @@ def run_cmd(model_path: str | None, camera: str | None, source: str | None, widt
 
 
 def _run(model_path: str | None, model_opts: dict[str, Any], sink_opts: dict[str, Any],
-         action_opts: dict[str, Any], spec: str, limits: dict[str, Any]) -> Any:
+         action_opts: dict[str, Any], reload_opts: dict[str, Any], spec: str, limits: dict[str, Any]) -> Any:
     """Load, open the sinks, run the stream to its end; the summary. Every sink is closed."""
-    from .._stream.factory import stream
+    from .._stream.updates import keeps_rules
     from ..model import default_model_path
+    from ..sinks.queued import close_sinks
+
+    path = default_model_path() if model_path in (None, "default") else model_path
+    mqtt = {k: sink_opts.get(k) for k in ("mqtt", "mqtt_username", "mqtt_password", "mqtt_cafile")}
+    with open_model(path, model_opts) as loaded:
+        rules, actions = _actions(loaded, sink_opts, action_opts)  # labels checked: nothing made yet
+        try:
+            updates = live_updates(loaded, model_opts, prepare=keeps_rules(rules), **mqtt, **reload_opts)
+        except BaseException:
+            close_sinks(actions)
+            raise
+        with updates as reloader:
+            return _stream_to_sinks(loaded, spec, rules, actions, sink_opts, limits, reloader)
+
+
+def _stream_to_sinks(loaded: Any, spec: str, rules: Any, actions: list[Any], sink_opts: dict[str, Any],
+                     limits: dict[str, Any], reloader: Any) -> Any:
+    """Open the sinks, stream into them (live updates from ``reloader``); the summary."""
+    from .._stream.factory import stream
     from ..sinks.queued import close_sinks
     from .sinks import build_sinks
 
     def stdout_closed() -> None:
         interrupt.request_stop("stdout closed by its reader", interrupt.EXIT_PIPE)
 
-    path = default_model_path() if model_path in (None, "default") else model_path
-    with open_model(path, model_opts) as loaded:
-        rules, actions = _actions(loaded, sink_opts, action_opts)  # labels checked: nothing made yet
-        try:
-            sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
-                                on_stdout_closed=stdout_closed, **sink_opts) + actions
-        except BaseException:
-            close_sinks(actions)
-            raise
-        try:
-            running = stream(loaded, spec, sinks=sinks, rules=rules, **limits)  # owns them, even if it fails
-        except BaseException:  # ... but a Ctrl-C may land before it got them
-            close_sinks(sinks)  # idempotent
-            raise
-        try:
-            _announce(sinks, sink_opts.get("token"))
-            with interrupt.stopping(running.stop):  # from now on a signal stops it cleanly
-                return running.run()
-        finally:
-            running.close()  # idempotent; closes the sinks even if the stream never started
+    def release_replaced(event: Any) -> None:  # the stream runs a new model: free the first one
+        if event.event == "model_changed":
+            loaded.close()
+
+    try:
+        sinks = build_sinks(stdout_is_tty=sys.stdout.isatty(), fps=limits["fps"],
+                            on_stdout_closed=stdout_closed, **sink_opts) + actions
+    except BaseException:
+        close_sinks(actions)
+        raise
+    try:
+        running = stream(loaded, spec, sinks=sinks, rules=rules, reload=reloader or False,
+                         on_event=release_replaced, **limits)  # owns the sinks, even if it fails
+    except BaseException:  # ... but a Ctrl-C may land before it got them
+        close_sinks(sinks)  # idempotent
+        raise
+    try:
+        _announce(sinks, sink_opts.get("token"))
+        with interrupt.stopping(running.stop):  # from now on a signal stops it cleanly
+            return running.run()
+    finally:
+        running.close()  # idempotent; closes the sinks even if the stream never started
 
 
 def _announce(sinks: list[Any], token: str | None) -> None:

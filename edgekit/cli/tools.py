@@ -195,7 +195,7 @@ def service_cmd() -> None:
 @click.option("--user", default="edgekit", show_default=True, help="Dedicated account it runs as.")
 @click.option("--groups", default="video", show_default=True, help="Supplementary groups (cameras: video).")
 @click.option("--watchdog", "watchdog_sec", type=click.IntRange(min=0), default=30, show_default=True,
-              help="WatchdogSec= for `run` (0: no watchdog).")
+              help="WatchdogSec= for `run` and `serve` (0: no watchdog).")
 @click.option("--exec", "exec_path", default=None, help="The edgekit executable (default: this venv's).")
 @click.option("--print", "print_only", is_flag=True, help="Show the unit; install nothing.")
 @click.option("--root", default="/", envvar="EDGEKIT_SERVICE_ROOT", show_default=True,

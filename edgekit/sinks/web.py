@@ -9,22 +9,17 @@ Each frame is drawn and JPEG-encoded at most once, by the first client that
 asks for it, and shared by all clients; with no client nothing is encoded.
 With a token, every request must carry it (``?token=`` or
 ``Authorization: Bearer``), compared in constant time: missing → 401, wrong → 403.
-Without one, the ``Host`` header must name this machine (an IP address,
-``localhost``, the bound host or the machine's host name), else 403: a web page
-elsewhere that re-points its own domain name at this address (DNS rebinding)
-cannot read the camera through the visitor's browser.
+Without one, the ``Host`` header must name this machine, else 403 (DNS rebinding);
+the rules are :mod:`edgekit.sinks.access`'s, shared with ``edgekit serve``.
 """
 
 from __future__ import annotations
 
 import collections
-import hmac
-import ipaddress
 import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +29,7 @@ import numpy as np
 from .._jsonout import dumps
 from ..errors import ConfigError
 from ..results import FrameResult, StreamEvent, StreamStats
+from .access import ServeAddress, bearer_token, host_allowed, parse_serve, token_matches, trusted_hosts
 from .overlay import annotate
 from .webpage import CSP, PAGE
 
@@ -44,77 +40,6 @@ log = logging.getLogger("edgekit.sinks")
 BOUNDARY = b"edgekitframe"
 JPEG_QUALITY = 80
 MAX_STREAMS = 8  # concurrent /stream.mjpg viewers; more get 503
-
-@dataclass(frozen=True, slots=True)
-class ServeAddress:
-    """Where the web preview listens."""
-
-    host: str
-    port: int
-
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False  # a host name: could resolve to anything
-
-
-def parse_serve(value: str | int) -> ServeAddress:
-    """Parse ``--serve [HOST:]PORT`` (``[v6addr]:PORT`` for IPv6); default host 127.0.0.1.
-
-    Raises:
-        ConfigError: The port is not a number in 0..65535 or the host is empty.
-    """
-    text = str(value).strip()
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        host = "127.0.0.1"
-    elif host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if sep and not host:
-        raise ConfigError(f"serve address {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"serve address {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"serve address {text!r}: port {port} is outside 0..65535")
-    return ServeAddress(host, port)
-
-
-def _host_name(header: str) -> str:
-    """The host of a ``Host`` header (``name:port``, ``[v6]:port``), lower case, no final dot."""
-    text = header.strip().lower()
-    if text.startswith("["):
-        return text[1 : text.find("]")] if "]" in text else text
-    host, sep, port = text.rpartition(":")
-    return (host if sep and port.isdigit() else text).rstrip(".")
-
-
-def _trusted_hosts(bound: str) -> frozenset[str]:
-    """Host names that may reach a preview bound to ``bound`` without a token (IPs always may)."""
-    own = socket.gethostname().lower()
-    return frozenset({"localhost", bound.strip("[]").lower(), own, f"{own}.local"} - {""})
-
-
-def _host_allowed(header: str | None, trusted: frozenset[str]) -> bool:
-    """Whether a request's ``Host`` is this machine (no header: an old client, allowed).
-
-    An IP address cannot be re-pointed, and ``*.localhost`` always means this
-    machine to browsers; any other name must be one of ``trusted``.
-    """
-    if header is None:
-        return True
-    host = _host_name(header)
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return host in trusted or host.endswith(".localhost")
-
 
 class _Latest:
     """The newest frame/result/stats, and the JPEG of the newest frame once encoded."""
@@ -203,15 +128,12 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.server.token
         if token is None:
             return True
-        given = (query.get("token") or [None])[0]
-        header = self.headers.get("Authorization", "")
-        if given is None and header[:7].lower() == "bearer ":
-            given = header[7:].strip()
+        given = bearer_token((query.get("token") or [None])[0], self.headers.get("Authorization"))
         if given is None:
             self._send(401, "text/plain; charset=utf-8", b"token required\n",
                        {"WWW-Authenticate": 'Bearer realm="edgekit"'})
             return False
-        if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+        if not token_matches(given, token):
             self._send(403, "text/plain; charset=utf-8", b"wrong token\n")
             return False
         return True
@@ -221,8 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         parts = urlsplit(self.path)
-        if self.server.token is None and not _host_allowed(self.headers.get("Host"),
-                                                          self.server.trusted):
+        if self.server.token is None and not host_allowed(self.headers.get("Host"),
+                                                         self.server.trusted):
             self._send(403, "text/plain; charset=utf-8",
                        b"unknown Host: open the preview by this machine's address\n")
             return
@@ -285,7 +207,7 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.token = token
-        self.trusted = _trusted_hosts(address[0])
+        self.trusted = trusted_hosts(address[0])
         self.latest = latest
         self.stream_slots = threading.BoundedSemaphore(MAX_STREAMS)
         super().__init__(address, _Handler)

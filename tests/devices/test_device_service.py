@@ -71,11 +71,17 @@ def test_run_unit_is_notify_with_watchdog_restart_and_a_dedicated_user() -> None
     assert "@" not in unit.text.replace("user@", "")  # every placeholder filled
 
 
-def test_commands_other_than_run_are_exec_units_without_watchdog() -> None:
+def test_batch_is_an_exec_unit_without_watchdog_or_reload() -> None:
     unit = _unit(["batch", "model.tflite", "in/", "--out", "r.jsonl"])
     assert _setting(unit.text, "Type") == ["exec"]
     assert _setting(unit.text, "WatchdogSec") == []
+    assert _setting(unit.text, "ExecReload") == []
     assert _setting(_unit(watchdog_sec=0).text, "WatchdogSec") == []
+
+
+def test_run_reloads_its_model_on_systemctl_reload_unless_told_not_to() -> None:
+    assert _setting(_unit().text, "ExecReload") == ["/bin/kill -HUP $MAINPID"]
+    assert _setting(_unit(["run", "--no-reload"]).text, "ExecReload") == []
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
