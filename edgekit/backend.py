@@ -82,6 +82,7 @@ class Backend:
             for attr in attr_path.split(".") if attr_path else ():
                 module = getattr(module, attr)
         except ImportError as exc:
+            _reraise_interrupt(exc)
             raise BackendMissing(
                 f"backend {self.name!r} is not importable ({exc}); install it with: "
                 f"pip install {self.package}"
@@ -92,6 +93,16 @@ class Backend:
             warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated",
                                     category=UserWarning)
         return module
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Ctrl-C while a native module initialises surfaces as ImportError("initialization failed")
+    with the KeyboardInterrupt as its cause: that is an interrupt, not a missing backend."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        seen = seen.__cause__ or seen.__context__
 
 
 BACKENDS: dict[str, Backend] = {

@@ -14,6 +14,7 @@
     │   ├── ImageUnreadable           exit 7
     │   └── FrameInvalid              exit 7
     ├── ConfigError                   exit 2
+    │   └── DatasetError              exit 2
     ├── BackendMissing                exit 2
     └── ExtraMissing                  exit 2
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "BackendMissing",
     "ConfigError",
+    "DatasetError",
     "EdgekitError",
     "ExtraMissing",
     "FrameInvalid",
@@ -108,6 +110,10 @@ class ConfigError(EdgekitError):
     """An option or profile has a value that is not allowed."""
 
     exit_code = 2
+
+
+class DatasetError(ConfigError):
+    """A labelled image folder cannot be trained or evaluated on (missing, empty, one class …)."""
 
 
 class BackendMissing(EdgekitError):

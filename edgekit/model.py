@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from ._modelfile import metadata as md
-from ._modelfile.labels import label_limit, labels_from_zip, read_labels
+from ._modelfile.labels import label_limit, read_labels, zip_labels
 from ._modelfile.reader import read_file_info, zip_files
-from ._modelfile.specs import ModelInfo, TensorSpec, guess_task, input_format
+from ._modelfile.specs import ModelInfo, TensorSpec, check_scores_output, guess_task, input_format
 from ._modelfile.validate import check_model
 from .backend import Backend, create_interpreter, map_error, resolve
 from .delegates import DelegateSpec, check_model_ops, parse_delegate
-from .errors import ConfigError, FrameInvalid, ModelIncompatible, ModelInvalid, ModelNotFound
+from .errors import ConfigError, EdgekitError, FrameInvalid, ModelInvalid, ModelNotFound
 from .imagefile import read_image
 from .options import PredictOptions
 from .postprocess import classify, dequantize
@@ -71,6 +71,7 @@ class Model:
         options: PredictOptions,
         labels: Sequence[str] | str | os.PathLike[str] | None = None,
         delegate: DelegateSpec | None = None,
+        layout: Any = None,
     ) -> None:
         self._data = data
         self._where = where
@@ -79,6 +80,7 @@ class Model:
         self._delegate = delegate or DelegateSpec()
         self._lock = threading.Lock()
         file_info = read_file_info(data, where)
+        files = zip_files(data)
         self._metadata = md.read(file_info.metadata, where)
         note = check_model_ops(self._delegate, (o.name for o in file_info.operators if o.custom), where)
         self._interpreter: Any = create_interpreter(data, backend, threads, where, self._delegate)
@@ -86,11 +88,14 @@ class Model:
             log.warning("%s", note)
         self.inputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_input_details())
         self.outputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_output_details())
-        self._labels, label_source = self._find_labels(labels, data)
+        self._labels, label_source = self._find_labels(labels, files)
         meta_task = self._metadata.task if self._metadata else None
         forced_detect = "detect" if options.layout else None  # --layout implies --task detect
         self.task: str = options.task or forced_detect or meta_task or guess_task(self.outputs)
-        self._layout = self._detection_layout(options)
+        if self.task == "classify":
+            check_scores_output(self.outputs, where)
+        # ``layout``: a replica's, already decided (no second check at load)
+        self._layout = layout if layout is not None else self._detection_layout(options)
         if self.task == "detect" and not self._labels and self._layout is not None \
                 and getattr(self._layout, "num_classes", 0) == 80:
             from ._modelfile.labels import COCO_NAMES
@@ -100,39 +105,45 @@ class Model:
         self._format = input_format(self.inputs, self._metadata, options, where,
                                     getattr(self._layout, "resize", "stretch")) \
             if self.task != "raw" or _is_image_input(self.inputs) else None
+        if self._layout is not None and layout is None:
+            self._layout = self._settle_units(self._layout, options, files)
         self._file_info = file_info
         self._label_source = label_source
         self._info: ModelInfo | None = None
 
     # -- construction helpers -------------------------------------------------
-    def _find_labels(self, labels: Any, data: bytes) -> tuple[tuple[str, ...], str]:
+    def _find_labels(self, labels: Any, files: dict[str, bytes]) -> tuple[tuple[str, ...], str]:
         if labels is not None:
             return read_labels(labels), "argument"
         if self._metadata and self._metadata.labels:
             return self._metadata.labels, "metadata"
-        found = labels_from_zip(zip_files(data), label_limit(s.shape for s in self.outputs))
-        return (found, "tflite-support") if found else ((), "none")
+        return zip_labels(files, label_limit(s.shape for s in self.outputs))
 
     def _detection_layout(self, options: PredictOptions) -> Any:
         if self.task != "detect":
             return None
-        from ._detect.layouts import recognize
+        from ._detect.choose import choose_layout
 
         hints = self._metadata.detection if self._metadata else {}
-        if options.layout or not hints.get("layout"):
-            layout = recognize(self.outputs, options.layout)
-        else:
-            try:
-                layout = recognize(self.outputs, hints["layout"])
-            except ConfigError as exc:  # the file itself declares a layout that does not fit
-                raise ModelInvalid(f"{self._where}: metadata detection.layout: {exc}") from exc
-        if layout is None:
-            shapes = ", ".join(str(list(s.shape)) for s in self.outputs)
-            raise ModelIncompatible(
-                f"{self._where}: task is detect but the outputs ({shapes}) match no known "
-                "detection layout (SSD post-processed, YOLO [1,4+C,N] / [1,N,4+C] / [1,N,5+C])"
-            )
-        return layout
+        return choose_layout(self.outputs, hints, options.layout, self._where)
+
+    def _settle_units(self, layout: Any, options: PredictOptions, files: dict[str, bytes]) -> Any:
+        from ._detect.choose import choose_units
+
+        hints = self._metadata.detection if self._metadata else {}
+        return choose_units(layout, options.layout, hints, files, self._format, self._probe, self._where)
+
+    def _probe(self) -> list[np.ndarray] | None:
+        """The float outputs for a grey frame (the letterbox padding colour), or ``None``."""
+        fmt = self._format
+        if fmt is None:
+            return None
+        try:
+            tensor, _ = self.preprocess(np.full((fmt.height, fmt.width, 3), fmt.pad_value, np.uint8))
+            raw = self.invoke(tensor)
+        except EdgekitError:
+            return None
+        return [dequantize(o, s.scale, s.zero_point) for o, s in zip(raw, self.outputs)]
 
     # -- public API -------------------------------------------------------------
     @property
@@ -148,6 +159,7 @@ class Model:
                 metadata=self._metadata, description=self._file_info.description,
                 label_source=self._label_source, layout=getattr(self._layout, "name", None),
                 delegate=self._delegate.name,
+                detection=self._layout.to_dict() if self._layout is not None else None,
             )
         return self._info
 
@@ -291,7 +303,7 @@ class Model:
         self._require_open()
         labels = self._labels if self._label_source == "argument" else None
         return Model(self._data, self._where, self._backend, self._threads, self.options, labels,
-                     self._delegate)
+                     self._delegate, self._layout)
 
     def close(self) -> None:
         """Release the interpreter. Further calls raise ``ConfigError``."""

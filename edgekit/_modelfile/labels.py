@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["COCO_NAMES", "MAX_LABELS", "label_limit", "labels_from_zip", "parse_labels", "read_labels"]
+__all__ = ["COCO_NAMES", "MAX_LABELS", "label_limit", "labels_from_zip", "parse_labels", "read_labels",
+           "zip_labels"]
 
 COCO_NAMES: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -103,10 +104,16 @@ def _ultralytics_names(raw: bytes, limit: int) -> tuple[str, ...]:
 
 
 def labels_from_zip(files: dict[str, bytes], limit: int = MAX_LABELS) -> tuple[str, ...]:
-    """Labels among the files zipped onto a model (``()`` if none).
+    """Labels among the files zipped onto a model (``()`` if none); see :func:`zip_labels`."""
+    return zip_labels(files, limit)[0]
 
-    TFLite-Support models carry a label ``.txt``; Ultralytics exports carry a
-    ``metadata.json`` with ``{"names": {"0": "person", ...}}``.
+
+def zip_labels(files: dict[str, bytes], limit: int = MAX_LABELS) -> tuple[tuple[str, ...], str]:
+    """Labels among the files zipped onto a model, and where they came from.
+
+    TFLite-Support models carry a label ``.txt`` (source ``"tflite-support"``);
+    Ultralytics exports carry a ``metadata.json`` with ``{"names": {"0": "person", ...}}``
+    (source ``"ultralytics"``). ``((), "none")`` when there are none.
 
     Args:
         files: The zip's files (see :func:`edgekit._modelfile.reader.zip_files`).
@@ -118,11 +125,11 @@ def labels_from_zip(files: dict[str, bytes], limit: int = MAX_LABELS) -> tuple[s
         if name.rsplit("/", 1)[-1] == "metadata.json":
             found = _ultralytics_names(raw, limit)
             if found:
-                return found
+                return found, "ultralytics"
     texts = sorted(name for name in files if name.lower().endswith(".txt"))
     preferred = [n for n in texts if "label" in n.lower()] or texts
     for name in preferred:
         labels = parse_labels(files[name].decode("utf-8", "replace"), limit)
         if labels:
-            return labels
-    return ()
+            return labels, "tflite-support"
+    return (), "none"

@@ -31,11 +31,6 @@ __all__ = ["SCHEMA", "BenchSpec", "LatencyStats", "add_energy", "environment", "
            "model_precision", "run_bench", "run_child", "throughput"]
 
 SCHEMA = "edgekit.bench/1"
-DYNAMIC_WARNING = ("dynamic-range quantized (float activations × int8 weights): no fast XNNPACK path with "
-                   "this runtime, measured 2-20× slower than float32 by edgekit on x86-64 (worst with "
-                   "several threads); export float32, float16 or full int8 instead")
-
-
 @dataclass(frozen=True, slots=True)
 class BenchSpec:
     """One configuration to measure (sent to the child process as JSON)."""
@@ -176,8 +171,6 @@ def measure(spec: BenchSpec) -> dict[str, Any]:
     memory["init"] = memory_mb()["rss"]
     row.update(backend=model.info.backend, backend_version=model.info.backend_version,
                precision=model_precision(data), input=[s.to_dict() for s in model.inputs])
-    if row["precision"] == "dynamic":
-        row["warnings"].append(DYNAMIC_WARNING)
     tensors = _random_inputs(model.inputs)
 
     def invoke() -> Any:

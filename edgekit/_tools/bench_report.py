@@ -106,9 +106,8 @@ def render(report: dict[str, Any]) -> str:
                          f"{pipe['dropped']} dropped of {pipe['frames']} frames")
         elif pipe:
             lines.append(f"pipeline {r['name']} via {pipe['source']}: {pipe.get('error')}")
-        ratio = _dynamic_ratio(r, ok)
-        if ratio:
-            lines.append(f"warning  {r['name']}: p50 is {ratio:.1f}× its float32 variant's here")
+        if r.get("precision") == "dynamic" and not r.get("error"):
+            lines.append(_dynamic_line(r, ok))
         for w in r.get("warnings") or []:
             if (r["name"], w) not in seen:
                 seen.add((r["name"], w))
@@ -167,15 +166,27 @@ def _side_by_side(ok: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _dynamic_ratio(row: dict[str, Any], rows: list[dict[str, Any]]) -> float | None:
-    """p50 of a dynamic-range model over its ``*_float32`` sibling's (same backend and threads)."""
-    if row.get("precision") != "dynamic" or row.get("error") or "_dynamic" not in row["name"]:
-        return None
-    twin = row["name"].replace("_dynamic", "_float32")
+def _dynamic_line(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """What was measured of a weights-only int8 model: its p50 over its float32 variant's, if benched."""
+    kind = "weights-only int8 (dynamic-range quantized: int8 weights, float activations)"
+    twin = _float32_twin(row, rows)
+    if twin is None:
+        return f"note     {row['name']}: {kind}; bench its float32 variant beside it to compare"
+    ratio = row["latency_ms"]["p50"] / twin["latency_ms"]["p50"]
+    label = "warning " if ratio > 1.05 else "note    "
+    return f"{label} {row['name']}: {kind}: p50 is {ratio:.2f}× its float32 variant's here ({twin['name']})"
+
+
+def _float32_twin(row: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The float32 row of the same model measured in this run (same backend and threads)."""
+    name = row["name"]
+    names = {name.replace(tag, "_float32") for tag in ("_dynamic_range_quant", "_dynamic", "_w8a32")
+             if tag in name}
+    names.add(name.replace("_w8a32", ""))  # Ultralytics: yolo11n.tflite beside yolo11n_w8a32.tflite
     for other in rows:
-        if other["name"] == twin and other.get("backend") == row.get("backend") \
-                and other.get("threads") == row.get("threads"):
-            return row["latency_ms"]["p50"] / other["latency_ms"]["p50"]
+        if other["name"] in names - {name} and other.get("precision") == "float32" \
+                and other.get("backend") == row.get("backend") and other.get("threads") == row.get("threads"):
+            return other
     return None
 
 

@@ -82,13 +82,28 @@ def _probe(model: str, backend: str, delegate: str) -> dict[str, Any]:
     return {**base, "ok": True, "error": None, "note": notes[0] if notes else None}
 
 
+# How ``ModelInfo.label_source`` reads in the report.
+LABEL_SOURCES = {
+    "argument": "the labels given", "metadata": "edgekit metadata", "ultralytics": "Ultralytics metadata.json",
+    "tflite-support": "a TFLite-Support label file", "coco": "COCO's names (80 classes, none in the file)",
+}
+
+
+def _layout_line(detection: dict[str, Any]) -> str:
+    scores = ", logit scores" if detection["scores"] == "logits" else ""
+    by = f"; {detection['decided_by']}" if detection["decided_by"] else ""
+    return f"  layout {detection['layout']} (boxes {detection['boxes']}, {detection['coords']}{scores}{by})"
+
+
 def render_info(info: ModelInfo, support: list[dict[str, Any]],
                 delegates: list[dict[str, Any]] | None = None) -> str:
     """A readable multi-line report of a model (``inspect --json`` has every field)."""
     lines = [f"model      {info.source}  ({info.size / 1024:.1f} KiB, sha256 {info.sha256[:12]}…)"]
-    lines.append(f"task       {info.task}" + (f"  layout {info.layout}" if info.layout else ""))
+    layout = _layout_line(info.detection) if info.detection else f"  layout {info.layout}" if info.layout else ""
+    lines.append(f"task       {info.task}{layout}")
     labels = ", ".join(info.labels[:8]) + (" …" if len(info.labels) > 8 else "")
-    lines.append(f"labels     {len(info.labels)} from {info.label_source}" + (f": {labels}" if labels else ""))
+    source = LABEL_SOURCES.get(info.label_source, info.label_source)
+    lines.append(f"labels     {len(info.labels)} from {source}" + (f": {labels}" if labels else ""))
     for kind, specs in (("input", info.inputs), ("output", info.outputs)):
         for s in specs:
             q = f"  scale={s.scale:.6g} zero_point={s.zero_point}" if s.quantized else ""

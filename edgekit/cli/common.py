@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
 from .._jsonout import json_line
+from ..options import IOU_THRESHOLD, MAX_DETECTIONS
 
-__all__ = ["MODEL_OPTION_NAMES", "echo_json", "model_argument", "model_options", "open_model"]
+__all__ = ["MODEL_OPTION_NAMES", "debugging", "echo_json", "lazy_trainer", "model_argument", "model_options",
+           "open_model", "pop_model_options", "quiet_native_stderr"]
+
+NOISY_LOGGERS = ("absl", "tensorflow", "keras")  # Python loggers TensorFlow warns through
 
 MODEL_OPTION_NAMES = (
     "threads", "backend", "delegate", "labels", "device", "isolate", "model_sha256", "top_k",
@@ -41,15 +49,18 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Classes to report at most (those above --score-threshold)."),
         click.option("--score-threshold", "--threshold", type=click.FloatRange(0, 1), default=None,
                      help="Minimum score to report (default: 0.0001 classify — classes that would "
-                          "read 0.0 are left out; 0.25 detect)."),
-        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.45,
-                     show_default=True, help="NMS overlap threshold (detection)."),
-        click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True,
-                     help="Detections to report at most, best first."),
+                          "read 0.0 are left out; detections above 0.25)."),
+        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+                     help=f"NMS overlap threshold (detection; default {IOU_THRESHOLD}, as Ultralytics)."),
+        click.option("--max-detections", type=click.IntRange(min=1), default=None,
+                     help=f"Detections to report at most, best first (default {MAX_DETECTIONS}, as "
+                          "Ultralytics)."),
         click.option("--classes", default=None, help="Keep only these labels/ids, comma-separated."),
         click.option("--task", type=click.Choice(["classify", "detect", "raw"]), default=None,
                      help="Force the task instead of reading/inferring it."),
-        click.option("--layout", default=None, help="Force a detection layout (see inspect)."),
+        click.option("--layout", default=None,
+                     help="Force a detection layout NAME[:BOXES][:COORDS][:SCORES], e.g. yolov8:pixels "
+                          "(see inspect and the README)."),
         click.option("--normalize", default=None,
                      help="Input range: unit | signed | raw | imagenet | MEAN,STD."),
         click.option("--resize", type=click.Choice(["stretch", "letterbox", "crop"]), default=None,
@@ -140,3 +151,59 @@ def lazy_trainer(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def debugging() -> bool:
+    """Whether native log lines were asked for (``--debug`` or ``EDGEKIT_NATIVE_LOG=1``)."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(root and root.obj and root.obj.get("debug")) or os.environ.get("EDGEKIT_NATIVE_LOG") == "1"
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Keep TensorFlow's chatter (absl, CUDA probing, oneDNN, XNNPACK lines, Python warnings) off
+    the terminal for a whole training or export, while edgekit's own messages still reach it.
+
+    Unlike :func:`edgekit.backend.native_log_filter` (around one interpreter, keeps non-INFO
+    lines), TensorFlow logs throughout, so everything on fd 2 is dropped here.
+
+    File descriptor 2 points at ``/dev/null`` for the duration; when ``sys.stderr`` is that
+    descriptor it is swapped for a copy of the real one first, so click and tracebacks still
+    print; Python warnings and the :data:`NOISY_LOGGERS` below ERROR are dropped.
+    ``enabled=False`` (``--debug``) changes nothing.
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a test runner's capture: not a real descriptor
+        stderr_fd = -1
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    original = sys.stderr
+    if stderr_fd == 2:
+        sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=original.encoding,  # noqa: SIM115
+                          errors="backslashreplace")
+    loggers = {name: logging.getLogger(name) for name in NOISY_LOGGERS}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+        if sys.stderr is not original:
+            # not closed: a logging handler created meanwhile may hold it, and it still
+            # writes to the terminal (it is a copy of the real descriptor)
+            sys.stderr.flush()
+            sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)

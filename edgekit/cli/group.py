@@ -28,7 +28,7 @@ COMMANDS = {
     "service": "tools",
     "train": "train",
     "export": "train",
-    "evaluate": "train",
+    "evaluate": "evaluate",
 }
 
 

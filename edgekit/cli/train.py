@@ -1,8 +1,9 @@
-"""``edgekit train``, ``export`` and ``evaluate``: the trainer's commands.
+"""``edgekit train`` and ``export``: the trainer's commands.
 
 They need TensorFlow (``pip install 'edgekit-tflite[train]'``); without it each prints
 one line naming the extra and exits 2. ``trainer`` is imported only inside the
-callbacks, so ``edgekit --help`` never loads it.
+callbacks, so ``edgekit --help`` never loads it. TensorFlow's own log lines stay off the
+terminal unless ``--debug``. (``evaluate`` needs only the runtime: see ``evaluate.py``.)
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from .common import echo_json, lazy_trainer, model_options, pop_model_options
+from .common import debugging, echo_json, lazy_trainer, quiet_native_stderr
 
-__all__ = ["evaluate_cmd", "export_cmd", "train_cmd"]
+__all__ = ["export_cmd", "train_cmd"]
 
 BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
 # options a resumed run takes from its record unless given again (then they must match it)
@@ -74,16 +75,33 @@ def train_cmd(ctx: click.Context, data: str | None, out: str | None, resume: str
 
     DATA may also hold train/, val/ (and test/) splits. RUN receives model.keras
     (best checkpoint), labels.txt, history.json, provenance.json, split.json and
-    training.png. Then: edgekit export RUN --quantize int8. An interrupted run
-    continues with: edgekit train --resume RUN.
+    training.png. The summary puts the validation accuracy next to a HOG + logistic
+    regression baseline and the majority-class rate. Then: edgekit export RUN --quantize int8.
+    An interrupted run continues with: edgekit train --resume RUN.
     """
-    from edgekit_trainer import ClusterError, TrainConfig, train
+    from edgekit._evaluate.folder import check_trainable, folder_warnings
 
     data, out = _run_arguments(ctx, data, out, resume, kwargs)
+    _, sizes = check_trainable(data)  # before TensorFlow: an unusable folder fails in milliseconds
+    early = folder_warnings(data, sizes)
+    for line in early:
+        click.echo(f"warning: {line}", err=True)
+    with quiet_native_stderr(not debugging()):
+        config, result = _train(data, out, resume, quiet, kwargs)
+    if not _is_chief(config.strategy):
+        click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs on "
+                   f"{result.replicas} replicas; the chief writes the run folder {result.run}")
+        return
+    _print_summary(result, config.model, set(early))
+
+
+def _train(data: str, out: str, resume: str | None, quiet: bool, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    from edgekit_trainer import ClusterError, TrainConfig, train
+
     config = TrainConfig(data=data, out=out, channels=int(kwargs.pop("channels")), verbose=0 if quiet else None,
                          command=("edgekit", *sys.argv[1:]), resume=resume is not None, **kwargs)
     try:
-        result = train(config)
+        return config, train(config)
     except KeyboardInterrupt as exc:
         click.echo(f"Interrupted: {exc}", err=True)
         raise click.exceptions.Exit(130) from None
@@ -91,17 +109,26 @@ def train_cmd(ctx: click.Context, data: str | None, out: str | None, resume: str
         if exc.resumable:
             raise ClusterError(f"{exc} (on every worker: edgekit train --resume {out})", resumable=True) from None
         raise
-    if not _is_chief(config.strategy):
-        click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs on "
-                   f"{result.replicas} replicas; the chief writes the run folder {result.run}")
-        return
+
+
+def _print_summary(result: Any, backbone: str, shown: set[str]) -> None:
+    """Skipped files and late warnings (stderr), the accuracy table (stdout), the loud line last."""
+    from edgekit_trainer.verdict import render_verdict
+
+    for line in result.warnings:
+        if line not in shown:
+            click.echo(f"warning: {line}", err=True)
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)} files (listed in {result.run}/provenance.json): "
                    + ", ".join(p for p, _ in result.skipped[:5]) + (" …" if len(result.skipped) > 5 else ""),
                    err=True)
-    click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs "
-               f"({result.stages} stage{'s' if result.stages > 1 else ''}, {result.replicas} replica"
-               f"{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
+    click.echo(f"finished after {result.epochs} epochs ({result.stages} stage{'s' if result.stages > 1 else ''}, "
+               f"{result.replicas} replica{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
+    for line in render_verdict(result.verdict, backbone) if result.verdict else ():
+        if line.startswith("WARNING"):
+            click.secho(line, err=True, fg="red", bold=True)
+        else:
+            click.echo(line)
 
 
 def _run_arguments(ctx: click.Context, data: str | None, out: str | None, resume: str | None,
@@ -146,15 +173,26 @@ def _is_chief(strategy: str) -> bool:
 @click.option("--data", type=click.Path(file_okay=False), default=None,
               help="The dataset folder, if it moved since training.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
+@click.option("--force", is_flag=True,
+              help="Write the model even if it is not clearly above the majority-class rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per written file.")
 @lazy_trainer
 def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
-    """Convert RUN's model to .tflite, check it through the edgekit runtime, embed the metadata."""
-    from edgekit_trainer import ExportConfig, export
+    """Convert RUN's model to .tflite, check it through the edgekit runtime, embed the metadata.
+
+    A model that is not clearly above the majority-class rate is refused (nothing written)
+    unless --force.
+    """
+    from edgekit_trainer import ChanceLevel, ExportConfig, export
     from edgekit_trainer.exporter import render_table
 
     log = None if as_json else (lambda msg: click.echo(msg, err=True))
-    models = export(ExportConfig(run=run, **kwargs), log=log)
+    try:
+        with quiet_native_stderr(not debugging()):
+            models = export(ExportConfig(run=run, **kwargs), log=log)
+    except ChanceLevel as exc:
+        raise ChanceLevel(str(exc).replace("(export with force to write it anyway)",
+                                           "(pass --force to write it anyway)")) from None
     if as_json:
         for m in models:
             echo_json({"path": str(m.path), "quantize": m.quantize, "io": m.io, "size": m.size,
@@ -163,35 +201,3 @@ def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
     click.echo(render_table(models))
     for m in models:
         click.echo(f"wrote {m.path} ({m.size / 1024:.1f} KB)")
-
-
-@click.command("evaluate")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(file_okay=False))
-@click.option("--confusion", type=click.Path(dir_okay=False), default=None,
-              help="Also draw the confusion matrix into this PNG file (default: none).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one object: accuracy, per-class metrics, confusion matrix.")
-@model_options
-@lazy_trainer
-def evaluate_cmd(model: str, data: str, confusion: str, as_json: bool, **kwargs: Any) -> None:
-    """Accuracy, per-class precision/recall/F1, confusion matrix and latency of MODEL on DATA.
-
-    MODEL may be 'default' for the bundled digits classifier.
-    """
-    from edgekit_trainer.evaluation import evaluate, render_report
-
-    if model == "default":
-        from ..model import default_model_path
-
-        model = default_model_path()
-
-    opts = pop_model_options(kwargs)
-    load_args = {k: v for k, v in opts.items() if v is not None and k != "model_sha256"}
-    if opts.get("model_sha256"):
-        load_args["sha256"] = opts["model_sha256"]
-    report = evaluate(model, data, confusion_png=confusion, **load_args)
-    if as_json:
-        echo_json(report.to_dict())
-    else:
-        click.echo(render_report(report))

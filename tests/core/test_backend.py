@@ -54,6 +54,28 @@ def test_forced_backend_that_is_missing_names_its_package(monkeypatch):
         bk.resolve("tensorflow")
 
 
+def _import_interrupted_in_native_init(name: str):
+    # what pybind11 raises when Ctrl-C arrives while an extension module initialises
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        raise ImportError("initialization failed") from interrupt
+
+
+def test_ctrl_c_during_a_backend_import_is_an_interrupt_not_a_missing_backend(monkeypatch):
+    monkeypatch.setattr(bk.importlib, "import_module", _import_interrupted_in_native_init)
+    with pytest.raises(KeyboardInterrupt):
+        bk.BACKENDS["litert"].interpreter_class()
+
+
+def test_a_failed_backend_import_without_interrupt_names_the_package(monkeypatch):
+    def broken(name):
+        raise ImportError("libfoo.so: cannot open shared object file")
+    monkeypatch.setattr(bk.importlib, "import_module", broken)
+    with pytest.raises(BackendMissing, match="libfoo.so.*pip install ai-edge-litert"):
+        bk.BACKENDS["litert"].interpreter_class()
+
+
 def test_threads_below_one_are_refused():
     with pytest.raises(ConfigError, match="threads must be at least 1"):
         edgekit.load(zoo.mobilenet_v2("float32"), threads=0)

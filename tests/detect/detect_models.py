@@ -99,6 +99,20 @@ def yolo(layout: str, quant: str = "float32", pixels: bool = False) -> Path:
     return zoo.model(yolo_name(layout, quant, pixels), lambda: zoo.make_models().yolo(layout, quant, pixels))
 
 
+def brightness_name(quant: str = "float32") -> str:
+    return f"detect_brightness_{quant}.tflite"
+
+
+def brightness_model(quant: str = "float32") -> Path:
+    """:func:`yolo` ``yolov8`` whose one background candidate widens with the frame's brightness.
+
+    Its normalized width is ``0.3 + 2 × min(mean(input), 1)``: 2.3 on a white frame,
+    more than a per-frame guess of the units allowed for normalized boxes
+    (``make_models.brightness_model``).
+    """
+    return zoo.model(brightness_name(quant), lambda: zoo.make_models().brightness_model(quant))
+
+
 def ssd_name(quant: str = "float32") -> str:
     return f"detect_ssd_{quant}.tflite"
 

@@ -91,15 +91,32 @@ def test_bench_json_schema_with_a_thread_sweep_and_two_models() -> None:
         _check_row(row, row["threads"])
 
 
-def test_bench_text_table_and_dynamic_range_warning() -> None:
+def test_bench_text_table_and_weights_only_int8_line_print_only_what_was_measured() -> None:
+    import re
+
     models = [str(zoo.mobilenet_v2("float32")), str(zoo.mobilenet_v2("dynamic"))]
     proc = _edgekit("bench", *models, "--threads", "1", *QUICK)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "p50" in out and "p99" in out and "RSS init/peak MB" in out
-    assert "dynamic-range quantized" in out and "no fast XNNPACK path" in out
-    assert "its float32 variant's here" in out
-    assert out.count("dynamic-range quantized") == 1  # only the dynamic model is flagged
+    assert out.count("weights-only int8") == 1  # only the dynamic model is flagged
+    assert "2-20" not in out and "XNNPACK" not in out  # no claim the run did not measure
+    p50 = {Path(m).name: float(line.split()[7]) for m in models for line in out.splitlines()
+           if line.startswith(Path(m).name)}
+    said = re.search(r"p50 is ([0-9.]+)× its float32 variant's here", out)
+    assert said is not None
+    dynamic, float32 = (Path(m).name for m in reversed(models))
+    # the table rounds p50 to 0.01 ms and the line the ratio to 0.01: the ratio the table allows
+    low = (p50[dynamic] - 0.005) / (p50[float32] + 0.005) - 0.005
+    high = (p50[dynamic] + 0.005) / (p50[float32] - 0.005) + 0.005
+    assert low <= float(said.group(1)) <= high
+
+
+def test_a_weights_only_int8_model_benched_alone_gets_no_ratio() -> None:
+    proc = _edgekit("bench", str(zoo.mobilenet_v2("dynamic")), "--threads", "1", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    assert "weights-only int8" in proc.stdout and "bench its float32 variant beside it" in proc.stdout
+    assert "×" not in proc.stdout.split("weights-only int8")[1]
 
 
 @needs_tensorflow

@@ -229,6 +229,22 @@ def yolo(layout: str, quant: str, pixels: bool) -> bytes:
     return constant_model(dm.head(layout, n, pixels), quant, dm.INPUT[::-1])
 
 
+def brightness_model(quant: str) -> bytes:
+    """``detect_models.brightness_model``: candidate 5's width is ``0.3 + 2 × min(mean(x), 1)``."""
+    tf = _tf()
+    base = dm.head("yolov8", 2100)
+    grow = np.zeros_like(base)
+    grow[0, 2, 5] = 2.0  # candidate 5 is background (objects sit at multiples of 97)
+    base[0, 2, 5] = 0.3
+    shape = (1, *dm.INPUT[::-1], 3)
+
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+    def model(x):  # type: ignore[no-untyped-def]
+        return tf.constant(base) + tf.constant(grow) * tf.minimum(tf.reduce_mean(x), 1.0)
+
+    return convert_function(model, quant, _random_pixels(shape))
+
+
 def small_head() -> bytes:
     """``[1, 7, 10]``: 10 candidates of 3 classes, too few to be guessed as a YOLO head."""
     head = np.zeros((1, 7, 10), np.float32)
@@ -337,6 +353,8 @@ def _committed() -> dict[str, Callable[[], bytes]]:
             if (layout, quant) != ("yolo-end2end", "int8"):
                 models[dm.yolo_name(layout, quant)] = partial(yolo, layout, quant, False)
     models[dm.yolo_name("yolov8", "float32", pixels=True)] = partial(yolo, "yolov8", "float32", True)
+    for quant in ("float32", "int8"):
+        models[dm.brightness_name(quant)] = partial(brightness_model, quant)
     for quant in ("float32", "uint8"):
         models[dm.ssd_name(quant)] = partial(ssd, quant)
     for quant in ("float32", "int8"):

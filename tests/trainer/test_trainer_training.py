@@ -51,7 +51,7 @@ def test_interrupted_training_keeps_a_usable_best_checkpoint(tmp_path: Path) -> 
     assert prov["status"] == "interrupted" and prov["epochs"] == 2
     assert keras.models.load_model(out / "model.keras").output_shape == (None, 3)
     assert not (out / "model.tmp.keras").exists()
-    models = export(ExportConfig(str(out), quantize="float32"))
+    models = export(ExportConfig(str(out), quantize="float32", force=True))  # two epochs: maybe not above chance
     assert models[0].path.is_file()
 
 

@@ -11,8 +11,8 @@ resuming it restores the last finished epoch of the stage it was in and trains o
 the split, seed and options recorded in the run (a resume whose data or options differ is
 refused: :func:`check_resumable`). A run that completes removes ``RUN/backup/``.
 
-What is not restored: the patience counters of early stopping and of the learning-rate
-schedule start again, and the shuffle order after the resume point differs from that of
+What is not restored: the patience counter of early stopping starts again (the warm-up +
+cosine learning rate goes on from the restored optimizer step), and the shuffle order after the resume point differs from that of
 an uninterrupted run (same seed, but the generator restarts); a stage that had not begun
 starts from the best checkpoint, ``RUN/model.keras``.
 

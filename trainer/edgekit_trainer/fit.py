@@ -5,10 +5,17 @@ backbone frozen (only the new head learns), then its top layers fine-tuned at a
 tenth of the learning rate. Early stopping watches the validation loss; the best
 checkpoint is written (atomically) after every improving epoch, so an
 interrupted training leaves a usable ``model.keras`` behind.
+
+Small datasets (a user's first 100–300 photos) get three things big ones do not need:
+batch-norm statistics measured on the training images before every validation
+(:mod:`.batchnorm`: without it, validation sat at chance), the training set repeated to
+enough steps per epoch, and a warm-up + cosine learning rate (:mod:`.schedule`).
+The result is judged against the majority class and a HOG baseline (:mod:`.verdict`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -18,14 +25,18 @@ from typing import Any
 
 import numpy as np
 
+from edgekit._evaluate.folder import check_trainable, folder_warnings
 from edgekit.errors import ConfigError
 
-from . import backbones, checkpoints, devices, distribute, pipeline, rundir
+from . import backbones, checkpoints, devices, distribute, pipeline, rundir, schedule
+from .batchnorm import precise_batchnorm_callback
 from .data import Dataset, ImageSpec, load_dataset
+from .verdict import Verdict, judge
 
 __all__ = ["STRATEGIES", "TrainConfig", "TrainResult", "class_weights", "train"]
 
 STRATEGIES = ("none", "mirrored", "multiworker")
+MIN_DELTA = 0.005  # smallest drop of the validation loss that early stopping counts as progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,8 @@ class TrainResult:
         replicas: Devices the distribution strategy trained on.
         skipped: ``(file, reason)`` of every file not used.
         history: Per-epoch metrics.
+        verdict: The validation accuracy next to the majority-class rate and the HOG baseline.
+        warnings: Problems of the dataset that did not stop training (naming the folders).
     """
 
     run: Path
@@ -99,6 +112,13 @@ class TrainResult:
     replicas: int
     skipped: tuple[tuple[str, str], ...]
     history: dict[str, list[float]]
+    verdict: Verdict | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def above_chance(self) -> bool:
+        """Whether the network is clearly more accurate than the majority class."""
+        return self.verdict is None or self.verdict.chance.passed
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -170,6 +190,29 @@ def _stages(config: TrainConfig, arch: backbones.Architecture) -> list[tuple[str
     return stages
 
 
+def _small_data_fit(config: TrainConfig, ds: Dataset, weights: dict[int, float]) -> tuple[Any, int]:
+    """The training batches (tiny sets repeated to enough steps per epoch) and the steps per epoch."""
+    x, y = schedule.repeat_for_steps(ds.train.x, ds.train.y, config.batch_size)
+    return pipeline.training_data(x, y, config.batch_size, config.seed, weights), math.ceil(len(x) / config.batch_size)
+
+
+def _stage_callbacks(config: TrainConfig, ds: Dataset, model: Any, state: checkpoints.RunState,
+                     history: dict[str, list[float]], stage: int, best: list[float]) -> list[Any]:
+    """Throughput, precise batch norm before each validation (so early stopping and the checkpoint
+    judge the model as it will predict), the run record, early stopping, the stage's checkpoints."""
+    import keras
+
+    return [
+        pipeline.throughput_callback(len(ds.train)),
+        precise_batchnorm_callback(model, ds.train.x, seed=config.seed),
+        _run_callback(keras, model, state.path / "model.keras", history, stage, best),
+        # min_delta: once validation is perfect its loss creeps down forever by 1e-4s; not progress
+        keras.callbacks.EarlyStopping("val_loss", patience=config.patience, min_delta=MIN_DELTA,
+                                      restore_best_weights=True),
+        *state.callbacks(stage),
+    ]
+
+
 def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, state: checkpoints.RunState,
                 history: dict[str, list[float]], extra_callbacks: tuple[Any, ...]) -> int:
     import keras
@@ -184,7 +227,7 @@ def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, sta
         wrapper = keras.Sequential([_augmenter(keras, spec, config.flip, config.seed), model]) \
             if config.augment else model
     fitter = distribute.fit_model(wrapper, strategy)  # outside the scope, see there
-    train_data = pipeline.training_data(ds.train.x, ds.train.y, config.batch_size, config.seed, weights)
+    train_data, steps = _small_data_fit(config, ds, weights)
     val_data = pipeline.evaluation_data(ds.val.x, ds.val.y, config.batch_size)
     for number, (name, epochs, lr) in enumerate(stages, start=1):
         if number <= state.completed_stages:
@@ -195,20 +238,12 @@ def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, sta
             backbones.unfreeze_top(model)
         with strategy.scope():
             state.restore_weights(model, number)
-            fitter.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                           metrics=["accuracy"])
-        callbacks = [
-            pipeline.throughput_callback(len(ds.train)),
-            _run_callback(keras, model, state.path / "model.keras", history, number, best),
-            keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(2, config.patience // 2),
-                                              min_lr=lr / 100),
-            *state.callbacks(number),
-            *extra_callbacks,
-        ]
+            fitter.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate(lr, epochs, steps)),
+                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        callbacks = [*_stage_callbacks(config, ds, model, state, history, number, best), *extra_callbacks]
         if verbose:
-            print(f"stage {number}/{len(stages)}: {name}, up to {epochs} epochs, learning rate {lr:g}",
-                  flush=True)
+            print(f"stage {number}/{len(stages)}: {name}, up to {epochs} epochs of {steps} steps, "
+                  f"learning rate {lr:g} (warm-up, cosine)", flush=True)
         with strategy.scope():
             fitter.fit(train_data, epochs=epochs, validation_data=val_data, callbacks=callbacks, verbose=verbose,
                        shuffle=False)  # the pipeline shuffles
@@ -236,7 +271,9 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
 
     Nothing is written until the dataset has been read and the model built. Across
     workers (``strategy="multiworker"``, ``TF_CONFIG`` set on each) only the chief writes
-    ``config.out``; the result is the same on every worker.
+    ``config.out``; the result is the same on every worker. A folder no classifier can be
+    trained on (empty, one class, a class with one image) and an existing ``config.out``
+    are refused before TensorFlow is imported.
 
     Raises:
         DatasetError: the folder cannot be trained on (see :func:`trainer.data.load_dataset`).
@@ -247,13 +284,14 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
         ClusterError: a worker did not join within ``config.join_timeout``, was lost, or its port is taken.
         KeyboardInterrupt: re-raised after the records of the best epoch so far are written.
     """
+    _, sizes = check_trainable(config.data)  # from file names, before TensorFlow starts
     worker = distribute.this_worker(config.strategy)  # TF_CONFIG and its port, before TensorFlow starts
-    tf = _tf()
-    import keras
-
     fresh = worker.chief and not config.resume
     if fresh:
         rundir.prepare_out(config.out, config.force)
+    tf = _tf()
+    import keras
+
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     arch = config.architecture(num_classes=2)  # validates before the (slow) dataset read
@@ -268,7 +306,8 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
             model = backbones.build_model(arch)
         if fresh:
             rundir.prepare_out(config.out, config.force, clear=True)
-        prov = _provenance(config, ds, arch, int(strategy.num_replicas_in_sync))
+        warnings = [*folder_warnings(config.data, sizes), *ds.warnings]
+        prov = {**_provenance(config, ds, arch, int(strategy.num_replicas_in_sync)), "warnings": warnings}
         with checkpoints.open_run(config.out, worker, prov, rundir.dataset_record(ds), ds.classes,
                                   config.resume) as state:
             result = _fit_and_finish(config, ds, model, strategy, state, worker, callbacks)
@@ -310,15 +349,16 @@ def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, l
         raise ConfigError(f"{run}: training produced no checkpoint (no finite validation loss)")
     best = keras.models.load_model(run / "model.keras")
     probs = best.predict(ds.val.x.astype(np.float32), batch_size=64, verbose=0)
-    accuracy = float((probs.argmax(axis=1) == ds.val.y).mean())
+    verdict = judge(probs.argmax(axis=1), ds, int(prov.get("seed", 0)))
     prov = {**prov, "status": "interrupted" if interrupted else "complete",
-            "val_accuracy": accuracy, "epochs": len(history.get("stage", [])), "stages": stages}
+            "val_accuracy": verdict.val_accuracy, "epochs": len(history.get("stage", [])), "stages": stages,
+            "verdict": verdict.to_dict()}
     rundir.write_json(run / "history.json", history)
     rundir.write_json(run / "provenance.json", prov)
     from .plots import plot_history
 
-    plot_history(history, run / "training.png")
+    plot_history(history, run / "training.png", majority=verdict.chance.majority)
     if interrupted:
         raise KeyboardInterrupt(f"training interrupted; the best checkpoint so far is {run / 'model.keras'}")
-    return TrainResult(run, accuracy, prov["epochs"], stages, prov["strategy"]["replicas"],
-                       ds.skipped, history)
+    return TrainResult(run, verdict.val_accuracy, prov["epochs"], stages, prov["strategy"]["replicas"],
+                       ds.skipped, history, verdict, tuple(prov.get("warnings", ())))
