@@ -104,12 +104,20 @@ class ModelMetadata:
             mean=tuple(float(x) for x in inp.get("mean", (0.0,))),
             std=tuple(float(x) for x in inp.get("std", (1.0,))),
             activation=str(out.get("activation", "auto")),
-            quantization=dict(data.get("quantization") or {}),
-            detection=dict(data.get("detection") or {}),
-            provenance=dict(data.get("provenance") or {}),
-            parity=dict(data.get("parity") or {}),
+            quantization=_object(data, "quantization"),
+            detection=_object(data, "detection"),
+            provenance=_object(data, "provenance"),
+            parity=_object(data, "parity"),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` as a dict (absent or empty: ``{}``); a list of pairs is not an object."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{key!r} must be a JSON object, not {type(value).__name__}")
+    return dict(value)
 
 
 def read(entries: dict[str, bytes], where: str = "model") -> ModelMetadata | None:

@@ -331,6 +331,14 @@ def test_metadata_with_non_object_sections_is_model_invalid(raw: bytes) -> None:
         md.read({"edgekit": raw}, "m.tflite")
 
 
+def test_metadata_sections_given_as_lists_of_pairs_are_refused_naming_the_section() -> None:
+    # dict([[None, None]]) once made {None: None}, which came back from JSON as {"null": None}
+    with pytest.raises(ValueError, match="'quantization' must be a JSON object, not list"):
+        md.ModelMetadata.from_dict({"schema": "edgekit/1", "quantization": [[None, None]]})
+    with pytest.raises(ModelInvalid, match="'parity' must be a JSON object"):
+        md.read({"edgekit": b'{"schema": "edgekit/1", "parity": [["a", 1]]}'}, "m.tflite")
+
+
 def test_deeply_nested_metadata_is_model_invalid() -> None:
     with pytest.raises(ModelInvalid):
         md.read({"edgekit": b"[" * 100_000}, "m.tflite")

@@ -48,6 +48,12 @@ def _until(predicate, timeout: float = 20.0) -> None:
     raise AssertionError(f"not true within {timeout} s")
 
 
+def _started(log: Path) -> int:
+    """The pid SLOW wrote on its start line (the whole line: the file appears before its text)."""
+    _until(lambda: log.exists() and log.read_text().endswith("\n"))
+    return int(log.read_text().split()[1])
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -87,8 +93,7 @@ def test_a_hanging_command_is_stopped_after_the_timeout(tmp_path: Path) -> None:
     log = tmp_path / "log"
     with Exec([PY, "-c", SLOW, str(log), "60"], timeout=3) as runner:  # Python starts within 3 s
         runner.write(_event())
-        _until(log.exists)
-        pid = int(log.read_text().split()[1])
+        pid = _started(log)
         _until(lambda: runner.timeouts == 1)
         assert not _alive(pid)
         assert "end" not in log.read_text()
@@ -137,8 +142,7 @@ def test_closing_stops_a_command_that_still_runs(tmp_path: Path) -> None:
     log = tmp_path / "log"
     runner = Exec([PY, "-c", SLOW, str(log), "60"], timeout=600)
     runner.write(_event())
-    _until(log.exists)
-    pid = int(log.read_text().split()[1])
+    pid = _started(log)
     runner.close(timeout=0.2)
     assert not _alive(pid)
 
@@ -153,5 +157,5 @@ def test_a_hanging_command_never_holds_up_the_stream(tmp_path: Path, default_mod
     assert runner.runs == 1 and runner.skipped >= 1, "later events came while it hung"
     after = [item for item in items[started[0]:] if isinstance(item, edgekit.FrameResult)]
     assert len(after) >= 30, "results kept coming while the command hung"
-    pid = int(log.read_text().split()[1])
+    pid = _started(log)
     _until(lambda: not _alive(pid))  # the stream's end stops it (SIGTERM, SIGKILL a second later)
