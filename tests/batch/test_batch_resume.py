@@ -30,6 +30,16 @@ def many(tmp_path_factory) -> list[str]:
     return sorted(str(p) for p in root.rglob("*.png"))
 
 
+@pytest.fixture(scope="module")
+def slow_model() -> Path:
+    """A classifier slow enough (~4 ms an image on one thread) that the 900 images take seconds.
+
+    With the digits model a run took under a second, and a test process starved of CPU by a
+    parallel worker saw line 40 and sent its signal after the run had already ended.
+    """
+    return zoo.mobilenet_v2("int8", size=224)
+
+
 def edgekit_cmd() -> list[str]:
     script = Path(sys.executable).parent / "edgekit"
     if script.exists():
@@ -73,12 +83,12 @@ def check_exactly_once(out: Path, expected: list[str]) -> None:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGKILL, -signal.SIGKILL),
                                            (signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_interrupted_run_then_resume_gives_every_input_exactly_once(model_path, many, tmp_path,
+def test_interrupted_run_then_resume_gives_every_input_exactly_once(slow_model, many, tmp_path,
                                                                     sig, code):
     out = tmp_path / "results.jsonl"
     folder = os.path.dirname(os.path.dirname(many[0]))
 
-    first = start(model_path, folder, out)
+    first = start(slow_model, folder, out)
     interrupt_after(first, out, sig)
     _, stderr = first.communicate(timeout=120)
 
@@ -89,7 +99,7 @@ def test_interrupted_run_then_resume_gives_every_input_exactly_once(model_path, 
         assert out.read_text().endswith("\n")
         assert "--resume" in stderr and ("SIGTERM" in stderr or "SIGINT" in stderr)
 
-    second = start(model_path, folder, out, "--resume")
+    second = start(slow_model, folder, out, "--resume")
     _, stderr = second.communicate(timeout=300)
 
     assert second.returncode == 0, stderr
@@ -97,16 +107,16 @@ def test_interrupted_run_then_resume_gives_every_input_exactly_once(model_path, 
     assert f"{COUNT - written} processed" in stderr or f"{COUNT - written + 1} processed" in stderr
 
 
-def test_resume_after_a_kill_that_left_half_a_line(model_path, many, tmp_path):
+def test_resume_after_a_kill_that_left_half_a_line(slow_model, many, tmp_path):
     out = tmp_path / "results.jsonl"
     folder = os.path.dirname(os.path.dirname(many[0]))
-    first = start(model_path, folder, out)
+    first = start(slow_model, folder, out)
     interrupt_after(first, out, signal.SIGKILL, lines=25)
     first.communicate(timeout=120)
     with open(out, "a", encoding="utf-8") as handle:  # what a kill inside write() leaves
         handle.write('{"input": "' + many[-1] + '", "task": "clas')
 
-    second = start(model_path, folder, out, "--resume")
+    second = start(slow_model, folder, out, "--resume")
     _, stderr = second.communicate(timeout=300)
 
     assert second.returncode == 0, stderr

@@ -101,7 +101,8 @@ def test_bench_text_table_and_weights_only_int8_line_print_only_what_was_measure
     assert "p50" in out and "p99" in out and "RSS init/peak MB" in out
     assert out.count("weights-only int8") == 1  # only the dynamic model is flagged
     assert "2-20" not in out and "XNNPACK" not in out  # no claim the run did not measure
-    p50 = {Path(m).name: float(line.split()[7]) for m in models for line in out.splitlines()
+    column = next(line for line in out.splitlines() if line.startswith("model ")).split().index("p50")
+    p50 = {Path(m).name: float(line.split()[column]) for m in models for line in out.splitlines()
            if line.startswith(Path(m).name)}
     said = re.search(r"p50 is ([0-9.]+)× its float32 variant's here", out)
     assert said is not None
