@@ -94,3 +94,23 @@ def write_yolo(root: Path, train: int = 1000, val: int = 100, test: int = 200, s
     splits = "".join(f"{s}: images/{s}\n" for s, c in (("train", train), ("val", val), ("test", test)) if c)
     (root / "data.yaml").write_text(f"path: .\n{splits}names:\n{names}\n")
     return root
+
+
+def write_coco(root: Path, split: str) -> Path:
+    """``root/coco_<split>.json``: the YOLO labels of one split written by :func:`write_yolo`, as COCO JSON
+    (``bbox = [x, y, w, h]`` in pixels, category ids from 1, file names relative to ``root``)."""
+    import json
+
+    images, annotations = [], []
+    for index, label in enumerate(sorted((root / "labels" / split).glob("*.txt"))):
+        images.append({"id": index, "file_name": f"images/{split}/{label.stem}.jpg", "width": WIDTH,
+                       "height": HEIGHT})
+        for line in label.read_text().splitlines():
+            cls, cx, cy, w, h = (float(v) for v in line.split())
+            annotations.append({"id": len(annotations) + 1, "image_id": index, "category_id": int(cls) + 1,
+                                "bbox": [(cx - w / 2) * WIDTH, (cy - h / 2) * HEIGHT, w * WIDTH, h * HEIGHT],
+                                "area": w * WIDTH * h * HEIGHT, "iscrowd": 0})
+    path = root / f"coco_{split}.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": [{"id": i + 1, "name": n} for i, n in enumerate(NAMES)]}))
+    return path
