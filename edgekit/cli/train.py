@@ -58,7 +58,7 @@ BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
 @click.option("--width", type=click.IntRange(min=8), default=None,
               help="detect: channels of the feature pyramid and head (default: 64).")
 @click.option("--warmup-epochs", type=click.IntRange(min=0), default=None,
-              help="detect, without pretrained weights: epochs the backbone first learns object crops "
+              help="detect, tiny backbone: epochs it first learns to classify object crops "
                    "(default: 10; 0 = none).")
 @click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="tf.distribute strategy (multiworker reads TF_CONFIG).")

@@ -13,6 +13,7 @@ mAP@0.5 points fails the export and nothing is written.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,9 @@ def _one(traced: str, run: RunFolder, variant: str, config: DetectExportConfig, 
               if c.ap50 is not None and f.ap50 is not None}
     parity = DetectParity(len(val), reference.map50, reference.map, scores.map50, scores.map, deltas,
                           percentile(latencies, 50))
-    backends = compatibility(raw, val.images[0])
+    with warnings.catch_warnings():  # tf.lite.Interpreter announces its deprecation on every load
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
+        backends = compatibility(raw, val.images[0])
     if not backends.get("litert", {}).get("ok", True):
         raise ModelIncompatible(f"ai-edge-litert cannot run the {variant} export: {backends['litert']['error']}")
     return embed(raw, metadata_for(run, variant, io, parity.to_dict(), {"compatibility": backends})), parity, backends

@@ -144,7 +144,7 @@ def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: A
     batches = make_batches(train_split, arch.points, config.batch_size, config.seed, aug,
                            class_weights(train_split.classes, len(names)))
     stages = [(FROZEN_EPOCHS, True), (config.epochs, False)] if arch.pretrained else [(config.epochs, False)]
-    if not arch.pretrained and config.warmup_epochs:
+    if arch.name == "tiny" and config.warmup_epochs:  # the MobileNets are built for one input size
         from .warmup import warm_up
 
         with strategy.scope():
