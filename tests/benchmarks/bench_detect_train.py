@@ -141,6 +141,7 @@ def _clip_score(rows: list[dict], truth: list[list[tuple[int, list[float]]]]) ->
     return found / with_objects, clean / max(1, empty), len(by_frame)
 
 
+@pytest.mark.timeout(3600)
 def test_bench_detector_train_export_map_latency_and_clip(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     pytest.importorskip("pycocotools")
