@@ -4,19 +4,35 @@ Order of preference: ``litert`` (ai-edge-litert, maintained, NumPy 2) →
 ``tflite-runtime`` (legacy, NumPy < 2 only) → ``tensorflow`` (``tf.lite``).
 ``EDGEKIT_BACKEND`` or ``backend=`` forces one. Every error a backend raises is
 mapped to an edgekit error in :func:`map_error`.
+
+Native libraries print informational lines straight to file descriptor 2 (LiteRT:
+``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``), ignoring
+``TF_CPP_MIN_LOG_LEVEL``. :func:`native_log_filter` catches what they write while
+an interpreter is imported, built and allocated, drops the INFO lines and passes
+every other line on; ``EDGEKIT_NATIVE_LOG=1`` (or ``edgekit --debug``,
+:func:`show_native_logs`) leaves stderr alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
+import re
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .delegates import DelegateSpec, interpreter_kwargs
 from .errors import BackendMissing, ConfigError, EdgekitError, ModelIncompatible, ModelInvalid
 
-__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "map_error", "resolve"]
+__all__ = ["BACKENDS", "Backend", "available", "create_interpreter", "delegate_kwargs", "map_error",
+           "native_log_filter", "resolve", "show_native_logs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +68,41 @@ class Backend:
         return None
 
     def interpreter_class(self) -> Any:
+        return self.interpreter_module().Interpreter
+
+    def interpreter_module(self) -> Any:
+        """The module holding ``Interpreter`` (and ``load_delegate``, ``OpResolverType``)."""
         problem = self.problem()
         if problem:
             raise BackendMissing(problem)
         top, _, attr_path = self.module.partition(":")
         try:
-            module: Any = importlib.import_module(top)
+            with native_log_filter():
+                module: Any = importlib.import_module(top)
             for attr in attr_path.split(".") if attr_path else ():
                 module = getattr(module, attr)
         except ImportError as exc:
+            _reraise_interrupt(exc)
             raise BackendMissing(
                 f"backend {self.name!r} is not importable ({exc}); install it with: "
                 f"pip install {self.package}"
             ) from exc
         except (SystemError, RuntimeError, AttributeError) as exc:
             raise map_error(exc, self) from exc
-        return module.Interpreter
+        if self.name == "tensorflow":  # its advice to move to ai-edge-litert is edgekit's to follow
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated",
+                                    category=UserWarning)
+        return module
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Ctrl-C while a native module initialises surfaces as ImportError("initialization failed")
+    with the KeyboardInterrupt as its cause: that is an interrupt, not a missing backend."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        seen = seen.__cause__ or seen.__context__
 
 
 BACKENDS: dict[str, Backend] = {
@@ -181,19 +216,134 @@ def _numpy_version() -> str:
 
 
 def create_interpreter(
-    model: bytes, backend: Backend, threads: int | None = None, where: str = "model"
+    model: bytes, backend: Backend, threads: int | None = None, where: str = "model",
+    delegate: DelegateSpec | None = None,
 ) -> Any:
     """A native interpreter over ``model`` with tensors allocated.
 
-    XNNPACK is the default delegate of every backend's built-in op resolver; it
-    stays on. ``threads=None`` lets the backend decide.
+    XNNPACK is the default delegate of every backend's built-in op resolver; it stays
+    on unless ``delegate`` says otherwise (see :mod:`edgekit.delegates`).
+    ``threads=None`` lets the backend decide.
     """
-    cls = backend.interpreter_class()
+    module = backend.interpreter_module()
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be at least 1, got {threads}")
+    spec = delegate or DelegateSpec()
+    with native_log_filter():
+        extra = delegate_kwargs(spec, module, backend)
     try:
-        interpreter = cls(model_content=model, num_threads=threads)
-        interpreter.allocate_tensors()
+        with native_log_filter():
+            interpreter = module.Interpreter(model_content=model, num_threads=threads, **extra)
+            interpreter.allocate_tensors()
     except Exception as exc:  # noqa: BLE001 - every backend error is mapped here, once
         raise map_error(exc, backend, where) from exc
     return interpreter
+
+
+def delegate_kwargs(spec: DelegateSpec, module: Any, backend: Backend) -> dict[str, Any]:
+    """``Interpreter(...)`` keywords applying ``spec`` with ``backend``'s interpreter ``module``.
+
+    Raises:
+        BackendMissing: the delegate library is missing, or it loaded and failed to start.
+        ConfigError: the library is not a TFLite delegate.
+    """
+    api = module if hasattr(module, "load_delegate") else module.experimental  # tf.lite keeps them there
+    try:
+        return interpreter_kwargs(spec, api)
+    except EdgekitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the library loaded, then its delegate failed to start
+        hint = " (is an Edge TPU plugged in? lsusb shows 1a6e:089a or 18d1:9302)" \
+            if spec.kind == "edgetpu" else ""
+        raise BackendMissing(f"delegate {spec.name} did not start with {backend.package} "
+                             f"{backend.version() or '?'}: {_first_line(str(exc))}{hint}") from exc
+
+
+# -- native log lines -------------------------------------------------------------------
+_INFO_LINE = re.compile(
+    rb"^(?:INFO|VERBOSE): "                                 # TFLite's minimal logger
+    rb"|^I\d{4} \d\d:\d\d:\d\d"                           # absl / glog
+    rb"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I "          # TensorFlow's own logging
+    rb"|^WARNING: All log messages before absl::InitializeLog\(\) is called"  # absl's notice about itself
+)
+_LOG_LINE = re.compile(  # the start of any log line (a line that is not is a continuation)
+    rb"^(?:[A-Z]+: |[IWEF]\d{4} |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] )")
+_filter_lock = threading.Lock()
+_filter_state: dict[str, Any] = {"depth": 0, "saved": None, "capture": None}
+
+
+def show_native_logs(show: bool = True) -> None:
+    """Let native libraries' log lines reach stderr (``show=True``), here and in child processes."""
+    os.environ["EDGEKIT_NATIVE_LOG"] = "1" if show else "0"
+
+
+def keep_native_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines a native library wrote to stderr that are worth showing: all but INFO.
+
+    A line that does not start like a log line continues the one before it and shares
+    its fate (TensorFlow's CPU-feature notice spans two lines).
+    """
+    keep = True
+    for line in lines:
+        if _LOG_LINE.match(line):
+            keep = not _INFO_LINE.match(line)
+        if keep:
+            yield line
+
+
+@contextlib.contextmanager
+def native_log_filter() -> Iterator[None]:
+    """Hold back what is written to fd 2 inside, then pass on all but the INFO lines.
+
+    Nested and concurrent uses share one capture (the last to leave restores fd 2),
+    so threads building interpreters at once cannot leave stderr redirected. Lines
+    other threads write meanwhile are passed on too, a moment later.
+    """
+    if os.environ.get("EDGEKIT_NATIVE_LOG") == "1" or not _filter_enter():
+        yield
+        return
+    try:
+        yield
+    finally:
+        _filter_leave()
+
+
+def _filter_enter() -> bool:
+    with _filter_lock:
+        if _filter_state["depth"] == 0:
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr may be None
+                sys.stderr.flush()
+            try:
+                saved = os.dup(2)
+            except OSError:  # no fd 2 (pythonw, a closed stderr): nothing to filter
+                return False
+            # a file, not a pipe: a chatty library never blocks; closed in _filter_leave
+            capture = tempfile.TemporaryFile()  # noqa: SIM115
+            try:
+                os.dup2(capture.fileno(), 2)
+            except OSError:
+                capture.close()
+                os.close(saved)
+                return False
+            _filter_state.update(saved=saved, capture=capture)
+        _filter_state["depth"] += 1
+        return True
+
+
+def _filter_leave() -> None:
+    with _filter_lock:
+        _filter_state["depth"] -= 1
+        if _filter_state["depth"]:
+            return
+        saved, capture = _filter_state["saved"], _filter_state["capture"]
+        _filter_state.update(saved=None, capture=None)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        with capture:
+            capture.seek(0)
+            kept = b"".join(keep_native_lines(capture))
+    if kept:
+        with contextlib.suppress(OSError):
+            os.write(2, kept)

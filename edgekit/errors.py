@@ -14,14 +14,16 @@
     │   ├── ImageUnreadable           exit 7
     │   └── FrameInvalid              exit 7
     ├── ConfigError                   exit 2
+    │   └── DatasetError              exit 2
     ├── BackendMissing                exit 2
     └── ExtraMissing                  exit 2
 
 Every error raised by an interpreter backend is mapped to one of these in
 :mod:`edgekit.backend`; nothing else in edgekit raises a bare ``Exception``.
 The CLI prints ``ErrorName: message`` on one line and exits with the code above.
-A run stopped by a signal exits 130 (SIGINT) or 143 (SIGTERM) from ``batch``; ``run``
-treats SIGINT/SIGTERM as the normal way to stop and exits 0 after flushing its sinks.
+A command stopped by Ctrl-C exits 130 (SIGTERM: 143); ``run`` treats SIGINT/SIGTERM as
+the normal way to stop and exits 0 after flushing its sinks. A command whose stdout
+reader went away (``| head``) exits 141 (see :mod:`edgekit.cli.interrupt`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "BackendMissing",
     "ConfigError",
+    "DatasetError",
     "EdgekitError",
     "ExtraMissing",
     "FrameInvalid",
@@ -107,6 +110,10 @@ class ConfigError(EdgekitError):
     """An option or profile has a value that is not allowed."""
 
     exit_code = 2
+
+
+class DatasetError(ConfigError):
+    """A labelled image folder cannot be trained or evaluated on (missing, empty, one class …)."""
 
 
 class BackendMissing(EdgekitError):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ImageUnreadable
 
-__all__ = ["IMAGE_SUFFIXES", "read_image"]
+__all__ = ["IMAGE_SUFFIXES", "decode_image", "read_image"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".gif")
 
@@ -25,8 +25,6 @@ def read_image(path: str | os.PathLike[str], grey: bool = False) -> np.ndarray:
     Raises:
         ImageUnreadable: the file is missing, empty, a folder, or not a decodable image.
     """
-    import cv2
-
     p = Path(path)
     try:
         data = np.fromfile(p, dtype=np.uint8)
@@ -38,8 +36,19 @@ def read_image(path: str | os.PathLike[str], grey: bool = False) -> np.ndarray:
         raise ImageUnreadable(f"{p}: {exc.strerror or exc}") from exc
     if data.size == 0:
         raise ImageUnreadable(f"{p}: file is empty")
+    return decode_image(data, grey, str(p))
+
+
+def decode_image(data: np.ndarray, grey: bool = False, where: str = "image") -> np.ndarray:
+    """Decode an encoded image held in memory (``uint8`` bytes), as :func:`read_image` does.
+
+    Raises:
+        ImageUnreadable: ``data`` is not a decodable image (``where`` names it in the message).
+    """
+    import cv2
+
     luma = grey and data.size > 2 and data[0] == 0xFF and data[1] == 0xD8  # a JPEG
     image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if luma else cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
-        raise ImageUnreadable(f"{p}: not a decodable image ({data.size} bytes)")
+        raise ImageUnreadable(f"{where}: not a decodable image ({data.size} bytes)")
     return image

@@ -8,6 +8,7 @@ interpreter. Pre- and post-processing are the pure functions of
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -18,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from ._modelfile import metadata as md
-from ._modelfile.labels import labels_from_zip, read_labels
+from ._modelfile.labels import label_limit, read_labels, zip_labels
 from ._modelfile.reader import read_file_info, zip_files
-from ._modelfile.specs import ModelInfo, TensorSpec, guess_task, input_format
+from ._modelfile.specs import ModelInfo, TensorSpec, check_scores_output, guess_task, input_format
 from ._modelfile.validate import check_model
 from .backend import Backend, create_interpreter, map_error, resolve
-from .errors import ConfigError, FrameInvalid, ModelIncompatible, ModelInvalid, ModelNotFound
+from .delegates import DelegateSpec, check_model_ops, parse_delegate
+from .errors import ConfigError, EdgekitError, FrameInvalid, ModelInvalid, ModelNotFound
 from .imagefile import read_image
 from .options import PredictOptions
 from .postprocess import classify, dequantize
@@ -31,6 +33,8 @@ from .preprocess import Transform, preprocess
 from .results import Latency, Prediction
 
 __all__ = ["Model", "default_model_path", "load"]
+
+log = logging.getLogger("edgekit")
 
 ModelSource = str | os.PathLike[str] | bytes
 
@@ -66,22 +70,32 @@ class Model:
         threads: int | None,
         options: PredictOptions,
         labels: Sequence[str] | str | os.PathLike[str] | None = None,
+        delegate: DelegateSpec | None = None,
+        layout: Any = None,
     ) -> None:
         self._data = data
         self._where = where
         self._backend = backend
         self._threads = threads
+        self._delegate = delegate or DelegateSpec()
         self._lock = threading.Lock()
         file_info = read_file_info(data, where)
+        files = zip_files(data)
         self._metadata = md.read(file_info.metadata, where)
-        self._interpreter: Any = create_interpreter(data, backend, threads, where)
+        note = check_model_ops(self._delegate, (o.name for o in file_info.operators if o.custom), where)
+        self._interpreter: Any = create_interpreter(data, backend, threads, where, self._delegate)
+        if note:
+            log.warning("%s", note)
         self.inputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_input_details())
         self.outputs = tuple(TensorSpec.from_detail(d) for d in self._interpreter.get_output_details())
-        self._labels, label_source = self._find_labels(labels, data)
+        self._labels, label_source = self._find_labels(labels, files)
         meta_task = self._metadata.task if self._metadata else None
         forced_detect = "detect" if options.layout else None  # --layout implies --task detect
         self.task: str = options.task or forced_detect or meta_task or guess_task(self.outputs)
-        self._layout = self._detection_layout(options)
+        if self.task == "classify":
+            check_scores_output(self.outputs, where)
+        # ``layout``: a replica's, already decided (no second check at load)
+        self._layout = layout if layout is not None else self._detection_layout(options)
         if self.task == "detect" and not self._labels and self._layout is not None \
                 and getattr(self._layout, "num_classes", 0) == 80:
             from ._modelfile.labels import COCO_NAMES
@@ -91,39 +105,45 @@ class Model:
         self._format = input_format(self.inputs, self._metadata, options, where,
                                     getattr(self._layout, "resize", "stretch")) \
             if self.task != "raw" or _is_image_input(self.inputs) else None
+        if self._layout is not None and layout is None:
+            self._layout = self._settle_units(self._layout, options, files)
         self._file_info = file_info
         self._label_source = label_source
         self._info: ModelInfo | None = None
 
     # -- construction helpers -------------------------------------------------
-    def _find_labels(self, labels: Any, data: bytes) -> tuple[tuple[str, ...], str]:
+    def _find_labels(self, labels: Any, files: dict[str, bytes]) -> tuple[tuple[str, ...], str]:
         if labels is not None:
             return read_labels(labels), "argument"
         if self._metadata and self._metadata.labels:
             return self._metadata.labels, "metadata"
-        found = labels_from_zip(zip_files(data))
-        return (found, "tflite-support") if found else ((), "none")
+        return zip_labels(files, label_limit(s.shape for s in self.outputs))
 
     def _detection_layout(self, options: PredictOptions) -> Any:
         if self.task != "detect":
             return None
-        from ._detect.layouts import recognize
+        from ._detect.choose import choose_layout
 
         hints = self._metadata.detection if self._metadata else {}
-        if options.layout or not hints.get("layout"):
-            layout = recognize(self.outputs, options.layout)
-        else:
-            try:
-                layout = recognize(self.outputs, hints["layout"])
-            except ConfigError as exc:  # the file itself declares a layout that does not fit
-                raise ModelInvalid(f"{self._where}: metadata detection.layout: {exc}") from exc
-        if layout is None:
-            shapes = ", ".join(str(list(s.shape)) for s in self.outputs)
-            raise ModelIncompatible(
-                f"{self._where}: task is detect but the outputs ({shapes}) match no known "
-                "detection layout (SSD post-processed, YOLO [1,4+C,N] / [1,N,4+C] / [1,N,5+C])"
-            )
-        return layout
+        return choose_layout(self.outputs, hints, options.layout, self._where)
+
+    def _settle_units(self, layout: Any, options: PredictOptions, files: dict[str, bytes]) -> Any:
+        from ._detect.choose import choose_units
+
+        hints = self._metadata.detection if self._metadata else {}
+        return choose_units(layout, options.layout, hints, files, self._format, self._probe, self._where)
+
+    def _probe(self) -> list[np.ndarray] | None:
+        """The float outputs for a grey frame (the letterbox padding colour), or ``None``."""
+        fmt = self._format
+        if fmt is None:
+            return None
+        try:
+            tensor, _ = self.preprocess(np.full((fmt.height, fmt.width, 3), fmt.pad_value, np.uint8))
+            raw = self.invoke(tensor)
+        except EdgekitError:
+            return None
+        return [dequantize(o, s.scale, s.zero_point) for o, s in zip(raw, self.outputs)]
 
     # -- public API -------------------------------------------------------------
     @property
@@ -138,6 +158,8 @@ class Model:
                 operators=self._file_info.operators, input_format=self._format,
                 metadata=self._metadata, description=self._file_info.description,
                 label_source=self._label_source, layout=getattr(self._layout, "name", None),
+                delegate=self._delegate.name,
+                detection=self._layout.to_dict() if self._layout is not None else None,
             )
         return self._info
 
@@ -145,6 +167,11 @@ class Model:
     def threads(self) -> int | None:
         """Interpreter threads asked for (``None``: the backend's default, one with LiteRT)."""
         return self._threads
+
+    @property
+    def delegate(self) -> str:
+        """The delegate in use, as ``delegate=`` takes it (``"xnnpack"`` by default)."""
+        return self._delegate.name
 
     @property
     def data(self) -> bytes:
@@ -192,11 +219,17 @@ class Model:
                 raise map_error(exc, self._backend, self._where) from exc
 
     def postprocess(
-        self, outputs: Sequence[np.ndarray], transform: Transform | None = None
+        self, outputs: Sequence[np.ndarray], transform: Transform | None = None,
+        options: PredictOptions | None = None,
     ) -> Prediction:
-        """Raw outputs → :class:`Prediction` (without latency)."""
+        """Raw outputs → :class:`Prediction` (without latency).
+
+        ``options`` replaces the model's own for this call (``top_k``,
+        ``score_threshold``, ``iou_threshold``, ``max_detections``, ``classes``:
+        the fields that act after ``invoke``).
+        """
         tensors = tuple(dequantize(o, s.scale, s.zero_point) for o, s in zip(outputs, self.outputs))
-        opts = self.options
+        opts = self.options if options is None else options
         if self.task == "classify":
             activation = self._metadata.activation if self._metadata else "auto"
             classes = classify(tensors[0], self._labels, opts.top_k, opts.threshold_for("classify"),
@@ -269,7 +302,8 @@ class Model:
         """
         self._require_open()
         labels = self._labels if self._label_source == "argument" else None
-        return Model(self._data, self._where, self._backend, self._threads, self.options, labels)
+        return Model(self._data, self._where, self._backend, self._threads, self.options, labels,
+                     self._delegate, self._layout)
 
     def close(self) -> None:
         """Release the interpreter. Further calls raise ``ConfigError``."""
@@ -290,7 +324,7 @@ class Model:
     def __repr__(self) -> str:
         shape = list(self.inputs[0].shape) if self.inputs else []
         return (f"<edgekit.Model {self._where} task={self.task} input={shape} "
-                f"backend={self._backend.name}{' closed' if self.closed else ''}>")
+                f"backend={self._backend.name} delegate={self._delegate.name}{' closed' if self.closed else ''}>")
 
 
 def _is_image_input(inputs: tuple[TensorSpec, ...]) -> bool:
@@ -316,6 +350,7 @@ def load(
     device: str | None = None,
     isolate: bool = False,
     sha256: str | None = None,
+    delegate: str | DelegateSpec | None = None,
     **options: Any,
 ) -> Model:
     """Load a ``.tflite`` model from a path or bytes.
@@ -330,6 +365,9 @@ def load(
         isolate: Load and allocate the model in a child process first, so that a
             native crash on a hostile file becomes :class:`ModelInvalid`.
         sha256: Refuse the model unless its SHA-256 (hex) is this.
+        delegate: ``"xnnpack"`` (default), ``"none"`` (built-in kernels only), ``"edgetpu"``
+            (a Coral Edge TPU through ``libedgetpu.so.1``) or ``"PATH.so[:key=value,...]"``
+            (an external delegate library); see :mod:`edgekit.delegates`.
         **options: :class:`~edgekit.options.PredictOptions` fields — ``top_k``,
             ``score_threshold``, ``iou_threshold``, ``max_detections``, ``classes``,
             ``task``, ``layout``, ``normalize``, ``resize``, ``color``, ``activation``.
@@ -341,6 +379,7 @@ def load(
         ModelNotFound, ModelInvalid, ModelIncompatible, BackendMissing, ConfigError.
     """
     opts = PredictOptions(**options)
+    spec = parse_delegate(delegate)
     data, where = _read_source(source)
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
@@ -355,5 +394,7 @@ def load(
     if isolate:
         from ._modelfile.isolate import check_in_child
 
-        check_in_child(data, where, chosen, threads)
-    return Model(data, where, chosen, threads, opts, labels)
+        custom = (o.name for o in read_file_info(data, where).operators if o.custom)
+        check_model_ops(spec, custom, where)  # an Edge TPU model says so before a child tries it
+        check_in_child(data, where, chosen, threads, delegate=spec.name)
+    return Model(data, where, chosen, threads, opts, labels, spec)

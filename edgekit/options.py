@@ -8,10 +8,18 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .preprocess import COLOR_ORDERS, NORMALIZATIONS, RESIZE_MODES
 
-__all__ = ["PredictOptions", "parse_normalize"]
+__all__ = ["MIN_CLASS_SCORE", "PredictOptions", "parse_normalize"]
 
+# Classes scoring below this are not reported unless a threshold is given: JSON shows
+# scores to 4 decimals, so they would read as "score": 0.0 and say nothing.
+MIN_CLASS_SCORE = 0.0001
 IMAGENET = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
 TASKS = ("classify", "detect", "raw")
+# Detection defaults are Ultralytics' predict defaults (conf 0.25, iou 0.7, max_det 300), so that
+# a YOLO model gives here the boxes it gives in Ultralytics (see README, "Object detection").
+DETECT_SCORE_THRESHOLD = 0.25
+IOU_THRESHOLD = 0.7
+MAX_DETECTIONS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +28,10 @@ class PredictOptions:
 
     Attributes:
         top_k: Classes kept per classification.
-        score_threshold: Minimum score kept (default 0 for classes, 0.25 for detections).
-        iou_threshold: Overlap above which NMS suppresses a box.
-        max_detections: Detections kept per image.
+        score_threshold: Classes need at least this score (default :data:`MIN_CLASS_SCORE`
+            = 0.0001); detections more than it (default 0.25).
+        iou_threshold: Overlap above which NMS suppresses a box (default 0.7).
+        max_detections: Detections kept per image (default 300).
         classes: Keep only these labels or ids (detection).
         task: Force ``"classify"``, ``"detect"`` or ``"raw"``.
         layout: Force a detection layout (see :mod:`edgekit._detect.layouts`).
@@ -35,8 +44,8 @@ class PredictOptions:
 
     top_k: int = 5
     score_threshold: float | None = None
-    iou_threshold: float = 0.45
-    max_detections: int = 100
+    iou_threshold: float = IOU_THRESHOLD
+    max_detections: int = MAX_DETECTIONS
     classes: tuple[str, ...] | None = None
     task: str | None = None
     layout: str | None = None
@@ -49,7 +58,7 @@ class PredictOptions:
         """The score threshold in force for ``task``."""
         if self.score_threshold is not None:
             return self.score_threshold
-        return 0.25 if task == "detect" else 0.0
+        return DETECT_SCORE_THRESHOLD if task == "detect" else MIN_CLASS_SCORE
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -220,29 +220,38 @@ def normalize(image: np.ndarray, fmt: InputFormat) -> np.ndarray:
     """Turn a resized ``H×W×C`` ``uint8`` image into the input tensor (with batch axis).
 
     ``real = (pixel - mean) / std``, then quantized with the input's own scale and
-    zero point for integer inputs — folded into one multiply-add per pixel.
+    zero point for integer inputs — folded into one multiply-add per pixel. Float
+    inputs get the subtraction and division themselves, in float32: ``x * (1/255)``
+    differs from ``x / 255`` in the last bit for half the pixel values, enough to
+    reorder near-tied detection scores against a framework that divides (Ultralytics).
     """
     dtype = np.dtype(fmt.dtype)
     identity = fmt.mean == (0.0,) * len(fmt.mean) and fmt.std == (1.0,) * len(fmt.std)
     if dtype == np.uint8 and (fmt.scale == 0.0 or (identity and _is_unit_quant(fmt))):
         tensor = image
-    else:
+    elif dtype.kind == "f":
+        real = np.empty(image.shape, np.float32)
+        mean, std = np.asarray(fmt.mean, np.float32), np.asarray(fmt.std, np.float32)
+        if mean.any():
+            np.subtract(image, mean, out=real, dtype=np.float32)
+            np.divide(real, std, out=real)
+        else:
+            np.divide(image, std, out=real, dtype=np.float32)  # one pass, no temporaries
+        tensor = real if dtype == np.float32 else real.astype(dtype)
+    else:  # integer input: quantize, rounding to the nearest step
         gain = np.float32(1.0) / np.asarray(fmt.std, np.float32)
         offset = -np.asarray(fmt.mean, np.float32) * gain
-        if dtype.kind in "iu" and fmt.scale:
+        if fmt.scale:
             gain = gain / np.float32(fmt.scale)
             offset = offset / np.float32(fmt.scale) + np.float32(fmt.zero_point)
         real = np.empty(image.shape, np.float32)
         np.multiply(image, gain, out=real, dtype=np.float32)  # one pass, no temporaries
         if offset.any():
             np.add(real, offset, out=real)
-        if dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            np.rint(real, out=real)
-            np.clip(real, info.min, info.max, out=real)
-            tensor = real.astype(dtype)
-        else:
-            tensor = real if dtype == np.float32 else real.astype(dtype)
+        info = np.iinfo(dtype)
+        np.rint(real, out=real)
+        np.clip(real, info.min, info.max, out=real)
+        tensor = real.astype(dtype)
     if fmt.nchw:
         tensor = np.transpose(tensor, (2, 0, 1))
     return np.ascontiguousarray(tensor[None, ...])

@@ -217,17 +217,58 @@ class FrameResult:
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """Something that happened to a stream: ``source_offline``, ``source_online``, ``stopped``."""
+    """Something that happened to a stream.
+
+    ``event`` is ``source_offline``, ``source_online``, ``stopped``, ``rule`` (a rule
+    turned on or off), ``storage_full`` / ``storage_ok`` (snapshots stopped or resumed),
+    ``capture_full`` (frames for retraining stopped), or a live model update (``edgekit
+    run``/``serve``): ``model_changed`` (a new model runs from now on) or
+    ``model_rejected`` (it did not load; the old one keeps running, ``message`` says
+    why). The fields after ``message`` are set by rule and model events only and
+    written to JSON only when set.
+
+    Attributes:
+        rule: The rule's name (its text, e.g. ``"person>=0.6 for 3/5"``, unless named).
+        state: ``"on"`` (the rule started to hold) or ``"off"`` (it stopped).
+        frame: Index of the frame that changed the state.
+        label: The label the rule watches.
+        score: Best score of that label in the frame (in the zone).
+        count: Objects of that label in the frame (in the zone); 1 or 0 for classifiers.
+        snapshot: The JPEG written for this event (announced before it is on disk).
+        clip: The clip this event starts or extends.
+        model: The model file now running (``model_changed``) or offered (``model_rejected``).
+        old_sha256: SHA-256 of the model that ran before (``model_changed``).
+        new_sha256: SHA-256 of the new model (or of the file that was rejected, when read).
+    """
 
     event: str
     ts: float
     source: str
     message: str | None = None
+    rule: str | None = None
+    state: str | None = None
+    frame: int | None = None
+    label: str | None = None
+    score: float | None = None
+    count: int | None = None
+    snapshot: str | None = None
+    clip: str | None = None
+    model: str | None = None
+    old_sha256: str | None = None
+    new_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": self.event, "ts": _r(self.ts, 3), "source": self.source}
         if self.message:
             out["message"] = self.message
+        for key in ("rule", "state", "frame", "label", "score", "count", "snapshot", "clip"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = _r(value) if key == "score" else value
+        for key in ("model", "old_sha256", "new_sha256"):  # model updates
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
         return out
 
 

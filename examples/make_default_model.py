@@ -1,6 +1,7 @@
 """Rebuild edgekit's bundled default model from scikit-learn's real handwritten digits.
 
-    python examples/make_default_model.py [--out edgekit/data] [--seed 0] [--work DIR]
+    python examples/make_default_model.py [--out default-model] [--seed 0] [--work DIR]
+    python examples/make_default_model.py --out edgekit/data --force   # replace the bundled one
 
 Steps (the same ones a user runs on their own images):
 
@@ -86,10 +87,17 @@ def edgekit(*args: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "edgekit" / "data")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("default-model"),
+                        help="Folder for the model, the demo digits and the sample image "
+                             "(default: ./default-model; the bundled ones are in edgekit/data).")
+    parser.add_argument("--force", action="store_true", help="Replace files already in --out.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the hold-out and the training.")
     parser.add_argument("--work", type=Path, default=None, help="Keep the image folder and RUN here.")
     args = parser.parse_args()
+    taken = [n for n in ("digits_int8.tflite", "digit_sample.png", "demo_digits.npz") if (args.out / n).exists()]
+    if taken and not args.force:
+        parser.exit(2, f"make_default_model.py: {args.out} already holds {', '.join(taken)}; "
+                       "pass --force to replace them\n")
 
     images, labels = load_digits()
     held = hold_out(labels, HELD_OUT_PER_CLASS, args.seed)

@@ -1,26 +1,35 @@
-"""Test models and real test data, built once and cached on disk.
+"""Test models and real test data.
 
-Models are built by TensorFlow (the ``train`` extra) and cached under
-``tests/.cache`` (or ``$EDGEKIT_TEST_CACHE``) keyed by their parameters, with a
-file lock so that parallel test processes build each one once. Everything here
-is real: Keras architectures converted by ``tf.lite.TFLiteConverter``, and
-scikit-learn's handwritten digits / scikit-image's photos as images.
+The models the runtime tests load are committed in ``tests/models/`` (a few MB,
+made by ``tests/models/make_models.py``), so these tests run without
+TensorFlow. A model that is not committed (the benchmarks' full-size ones) is
+built by that script's functions into ``tests/.cache`` (or
+``$EDGEKIT_TEST_CACHE``) when TensorFlow is installed, under a file lock so that
+parallel test processes build it once; without TensorFlow asking for one fails
+and names the script. Everything here is real: Keras architectures converted by
+``tf.lite.TFLiteConverter``, and scikit-learn's handwritten digits /
+scikit-image's photos as images.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
+MODELS = Path(__file__).resolve().parent / "models"
 CACHE = Path(os.environ.get("EDGEKIT_TEST_CACHE", Path(__file__).parent / ".cache"))
 QUANTS = ("float32", "float16", "dynamic", "int8", "uint8")
 DIGIT_SIZE = 32
+DIGIT_LABELS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @contextmanager
@@ -48,83 +57,64 @@ def cached(name: str, build: Callable[[], bytes]) -> Path:
     return path
 
 
-def _quiet_tf():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+def make_models() -> ModuleType:
+    """``tests/models/make_models.py``, the builders (imports TensorFlow when one is called)."""
+    if "make_models" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("make_models", MODELS / "make_models.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["make_models"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["make_models"]
 
-    tf.get_logger().setLevel("ERROR")
-    return tf
+
+def model(name: str, build: Callable[[], bytes]) -> Path:
+    """``tests/models/name`` if committed, else ``build()`` into the cache (needs TensorFlow)."""
+    committed = MODELS / name
+    if committed.exists():
+        return committed
+    if importlib.util.find_spec("tensorflow") is None:
+        raise FileNotFoundError(
+            f"{committed} is not committed and TensorFlow is not installed to build it: add it to "
+            "COMMITTED in tests/models/make_models.py, run that script and commit the file")
+    return cached(name, build)
 
 
-def convert(model, quant: str, representative: Callable[[], Iterator[list[np.ndarray]]] | None = None) -> bytes:  # type: ignore[no-untyped-def]
+def convert(keras_model, quant: str, representative=None) -> bytes:  # type: ignore[no-untyped-def]
     """Convert a Keras model: float32 | float16 | dynamic | int8 (int8 I/O) | uint8 (uint8 I/O)."""
-    tf = _quiet_tf()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if quant == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif quant == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quant in ("int8", "uint8"):
-        if representative is None:
-            raise ValueError("int8 conversion needs a representative dataset")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        io = tf.int8 if quant == "int8" else tf.uint8
-        converter.inference_input_type = io
-        converter.inference_output_type = io
-    elif quant != "float32":
-        raise ValueError(f"unknown quantization {quant!r}; one of {QUANTS}")
-    return converter.convert()
+    return make_models().convert(keras_model, quant, representative)
 
 
-def _photo_batches(size: int, count: int = 8) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """Representative data from scikit-image's real photos, as float [0, 255]."""
-    import cv2
-
-    photos = [cv2.resize(p, (size, size)).astype(np.float32) for p in skimage_photos()]
-
-    def gen() -> Iterator[list[np.ndarray]]:
-        for i in range(count):
-            yield [photos[i % len(photos)][None, ...]]
-
-    return gen
+def mobilenet_v2_name(quant: str = "float32", size: int = 96, alpha: float = 0.35, classes: int = 10) -> str:
+    return f"mobilenet_v2_{size}_{alpha}_{classes}_{quant}.tflite"
 
 
 def mobilenet_v2(quant: str = "float32", size: int = 96, alpha: float = 0.35, classes: int = 10) -> Path:
     """MobileNetV2 (``weights=None``) taking float pixels in [0, 255] (rescaling inside)."""
-
-    def build() -> bytes:
-        _quiet_tf()
-        import keras
-
-        keras.utils.set_random_seed(0)
-        inputs = keras.Input((size, size, 3))
-        x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-        base = keras.applications.MobileNetV2(
-            input_shape=(size, size, 3), alpha=alpha, weights=None, include_top=True, classes=classes
-        )
-        model = keras.Model(inputs, base(x))
-        return convert(model, quant, _photo_batches(size))
-
-    return cached(f"mobilenet_v2_{size}_{alpha}_{classes}_{quant}.tflite", build)
+    return model(mobilenet_v2_name(quant, size, alpha, classes),
+                 lambda: make_models().mobilenet_v2(quant, size, alpha, classes))
 
 
-def mobilenet_v3_small(quant: str = "float32", size: int = 224, classes: int = 1000) -> Path:
+def mobilenet_v3_small_name(quant: str = "dynamic", size: int = 96, classes: int = 10) -> str:
+    return f"mobilenet_v3_small_{size}_{classes}_{quant}.tflite"
+
+
+def mobilenet_v3_small(quant: str = "dynamic", size: int = 96, classes: int = 10) -> Path:
     """MobileNetV3-Small (``weights=None``); Keras' version rescales inside the model."""
+    return model(mobilenet_v3_small_name(quant, size, classes),
+                 lambda: make_models().mobilenet_v3_small(quant, size, classes))
 
-    def build() -> bytes:
-        _quiet_tf()
-        import keras
 
-        keras.utils.set_random_seed(0)
-        model = keras.applications.MobileNetV3Small(
-            input_shape=(size, size, 3), weights=None, classes=classes
-        )
-        return convert(model, quant, _photo_batches(size))
+def digits_classifier_name(quant: str = "uint8") -> str:
+    return f"digits_classifier_{quant}.tflite"
 
-    return cached(f"mobilenet_v3_small_{size}_{classes}_{quant}.tflite", build)
+
+def digits_classifier(quant: str = "uint8") -> Path:
+    """A small CNN trained on the digits, with edgekit metadata (``DIGIT_LABELS``).
+
+    Input: ``1×32×32×1`` grey pixels in [0, 255] (rescaling inside the model).
+    """
+    return model(digits_classifier_name(quant), lambda: make_models().digits_classifier(quant))
 
 
 def skimage_photos() -> list[np.ndarray]:
@@ -171,51 +161,6 @@ def digits_split(seed: int = 0, test_fraction: float = 0.25) -> tuple[np.ndarray
         x, y, test_size=test_fraction, random_state=seed, stratify=y
     )
     return x_tr, y_tr, x_te, y_te
-
-
-DIGIT_LABELS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-def digits_classifier(quant: str = "uint8") -> Path:
-    """A small CNN trained for a few seconds on the digits, with edgekit metadata.
-
-    Input: ``1×32×32×1`` grey pixels in [0, 255] (rescaling inside the model).
-    """
-
-    def build() -> bytes:
-        _quiet_tf()
-        import keras
-
-        import edgekit._modelfile.metadata as md
-
-        keras.utils.set_random_seed(0)
-        x_tr, y_tr, _, _ = digits_split()
-        model = keras.Sequential([
-            keras.Input((DIGIT_SIZE, DIGIT_SIZE, 1)),
-            keras.layers.Rescaling(1 / 255.0),
-            keras.layers.Conv2D(16, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ])
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(x_tr[..., None].astype(np.float32), y_tr, epochs=8, batch_size=32, verbose=0)
-
-        def rep() -> Iterator[list[np.ndarray]]:
-            for i in range(0, 200, 2):
-                yield [x_tr[i][None, ..., None].astype(np.float32)]
-
-        tflite = convert(model, quant, rep)
-        meta = md.ModelMetadata(task="classify", labels=DIGIT_LABELS, color="gray",
-                                resize="stretch", mean=(0.0,), std=(1.0,), activation="none",
-                                quantization={"mode": quant},
-                                provenance={"dataset": "sklearn digits", "test": "zoo"})
-        return md.embed(tflite, meta)
-
-    return cached(f"digits_classifier_{quant}.tflite", build)
 
 
 def write_json(path: Path, obj: object) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageUnreadable
-from ..imagefile import read_image
+from ..imagefile import decode_image, read_image
 from ..preprocess import InputFormat, Transform
 
-__all__ = ["jpeg_size", "read_for_model", "reduction", "rescale_transform"]
+__all__ = ["decode_for_model", "jpeg_size", "read_for_model", "reduction", "rescale_transform"]
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
@@ -101,18 +101,30 @@ def read_for_model(path: str, fmt: InputFormat) -> tuple[np.ndarray, tuple[int, 
     Raises:
         ImageUnreadable: as :func:`edgekit.imagefile.read_image`.
     """
-    import cv2
-
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError:
         return read_image(path), None  # let read_image word the error
+    if data.size == 0:
+        return read_image(path), None
+    return decode_for_model(data, fmt, os.fspath(path))
+
+
+def decode_for_model(data: np.ndarray, fmt: InputFormat,
+                     where: str) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """:func:`read_for_model` for an image already in memory (``uint8`` bytes).
+
+    Raises:
+        ImageUnreadable: ``data`` is not a decodable image.
+    """
+    import cv2
+
     size = jpeg_size(data)
     grey = fmt.grey
     if size is None or not (grey or reduction(*size, fmt.width, fmt.height) > 1):
-        return read_image(path, grey=grey), None
+        return decode_image(data, grey, where), None
     factor = reduction(*size, fmt.width, fmt.height)
     image = cv2.imdecode(data, _flags(cv2, factor, grey))
     if image is None or image.size == 0:
-        raise ImageUnreadable(f"{os.fspath(path)}: not a decodable image ({data.size} bytes)")
+        raise ImageUnreadable(f"{where}: not a decodable image ({data.size} bytes)")
     return image, (_original_size(size, image, factor) if factor > 1 else None)

@@ -122,7 +122,7 @@ def read_list(path: str) -> Iterator[str]:
     try:
         handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below, lines stream
     except OSError as exc:
-        raise ConfigError(f"--list {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"list_file {path}: {exc.strerror or exc}") from exc
     with handle:
         yield from _list_lines(handle)
 

@@ -36,7 +36,7 @@ def _import_ray() -> Any:
         import ray
         import ray.data  # noqa: F401 - the Data library is a separate extra of ray
     except ImportError as exc:
-        raise ExtraMissing("--engine ray", "ray", "ray[data]") from exc
+        raise ExtraMissing('engine="ray"', "ray", "ray[data]") from exc
     return ray
 
 

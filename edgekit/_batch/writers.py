@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any
 
+from .._jsonout import dumps, finite, json_line
 from ..errors import ConfigError
 from ..results import FrameResult, Prediction
 from .work import Key, Result
@@ -47,7 +48,11 @@ def row(result: Result) -> dict[str, Any]:
 
 
 def csv_row(data: dict[str, Any]) -> list[str]:
-    """Flatten a JSON-lines row into the :data:`CSV_COLUMNS` (one physical line)."""
+    """Flatten a JSON-lines row into the :data:`CSV_COLUMNS` (one physical line).
+
+    Non-finite numbers become empty cells (``null`` inside the detections JSON).
+    """
+    data = finite(data)
     top = (data.get("classes") or [{}])[0]
     error = data.get("error") or {}
     detections = data.get("detections")
@@ -59,7 +64,7 @@ def csv_row(data: dict[str, Any]) -> list[str]:
         top.get("id"),
         top.get("label"),
         top.get("score"),
-        json.dumps(detections, separators=(",", ":")) if detections is not None else None,
+        dumps(detections) if detections is not None else None,
         error.get("type"),
         error.get("message"),
         latency.get("total"),
@@ -109,7 +114,7 @@ class BatchWriter:
         if self._fmt == "csv":
             self._emit_csv(csv_row(data))
         else:
-            self._emit(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")
+            self._emit(json_line(data))
 
     def _emit_csv(self, values: list[str]) -> None:
         self._buffer.seek(0)

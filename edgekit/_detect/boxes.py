@@ -1,9 +1,11 @@
-"""Pure box maths for detection: formats, coordinate units, IoU, candidate sets.
+"""Pure box maths for detection: formats, units, IoU, candidate sets.
 
-Boxes inside edgekit's detection pipeline are ``M×4`` float arrays of corners
+Boxes inside edgekit's detection pipeline are ``M×4`` float32 arrays of corners
 ``(x1, y1, x2, y2)`` in *model-input pixels* until :mod:`edgekit._detect.decode` maps
-them to source-image pixels through the frame's
-:class:`~edgekit.preprocess.Transform`.
+the kept ones to source-image pixels through the frame's
+:class:`~edgekit.preprocess.Transform`. The arithmetic follows Ultralytics'
+(float32; normalized boxes are scaled to pixels *before* centre-size boxes become
+corners), so that the same outputs give the same boxes to the last bit.
 """
 
 from __future__ import annotations
@@ -12,24 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "BOX_FORMATS",
-    "COORDS",
-    "Candidates",
-    "box_iou",
-    "looks_normalized",
-    "to_corners",
-    "to_input_pixels",
-]
+__all__ = ["BOX_FORMATS", "COORDS", "SCORES", "Candidates", "box_iou", "to_corners", "to_pixels"]
 
 # "xywh": centre x, centre y, width, height (YOLO); "xyxy": corners;
 # "yxyx": ymin, xmin, ymax, xmax (TFLite SSD post-processing).
 BOX_FORMATS = ("xywh", "xyxy", "yxyx")
-# "auto" decides per frame from the values (see looks_normalized).
-COORDS = ("auto", "normalized", "pixels")
-# Normalized boxes stay within [0, 1] up to boxes that spill over the border;
-# pixel boxes of any real input (>= 32 px) reach far beyond this.
-NORMALIZED_LIMIT = 2.0
+# Box units: fractions of the model input's size, or model-input pixels.
+COORDS = ("normalized", "pixels")
+# What a head's class scores are: probabilities in [0, 1], or logits (sigmoid applied here).
+SCORES = ("probabilities", "logits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +30,8 @@ class Candidates:
     """Detection candidates of one image, before NMS.
 
     Attributes:
-        boxes: ``M×4`` corners in model-input pixels (float64).
-        scores: ``M`` confidences in [0, 1].
+        boxes: ``M×4`` corners in model-input pixels (float32).
+        scores: ``M`` confidences (float32).
         class_ids: ``M`` integer class ids.
     """
 
@@ -54,32 +47,25 @@ class Candidates:
         return Candidates(self.boxes[index], self.scores[index], self.class_ids[index])
 
 
+def to_pixels(boxes: np.ndarray, fmt: str, width: int, height: int) -> np.ndarray:
+    """Normalized ``M×4`` boxes in ``fmt`` → the same boxes in input pixels (float32, in place)."""
+    x_cols, y_cols = ([1, 3], [0, 2]) if fmt == "yxyx" else ([0, 2], [1, 3])
+    boxes[:, x_cols] *= np.float32(width)
+    boxes[:, y_cols] *= np.float32(height)
+    return boxes
+
+
 def to_corners(boxes: np.ndarray, fmt: str) -> np.ndarray:
-    """``M×4`` boxes in ``fmt`` (see ``BOX_FORMATS``) → ``M×4`` float64 ``x1, y1, x2, y2``."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    """``M×4`` boxes in ``fmt`` (see ``BOX_FORMATS``) → ``M×4`` float32 ``x1, y1, x2, y2``."""
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     if fmt == "xyxy":
-        return b.copy()
+        return b
     if fmt == "yxyx":
         return b[:, [1, 0, 3, 2]]
     if fmt == "xywh":
-        half = b[:, 2:] / 2.0
+        half = b[:, 2:] / np.float32(2)
         return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
     raise ValueError(f"box format {fmt!r} is not one of {', '.join(BOX_FORMATS)}")
-
-
-def looks_normalized(values: np.ndarray) -> bool:
-    """True when box coordinates look normalized to [0, 1] rather than in pixels."""
-    if values.size == 0:
-        return True
-    return bool(np.abs(values).max() <= NORMALIZED_LIMIT)
-
-
-def to_input_pixels(corners: np.ndarray, normalized: bool, width: int, height: int) -> np.ndarray:
-    """Scale normalized corners by the input ``width``/``height`` (in place); pixels pass."""
-    if normalized:
-        corners[:, 0::2] *= width
-        corners[:, 1::2] *= height
-    return corners
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

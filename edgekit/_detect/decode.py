@@ -31,11 +31,18 @@ def decode(
 ) -> tuple[Detection, ...]:
     """Dequantized outputs of one frame → detections in source pixels, best first.
 
+    The order is Ultralytics': candidates above the score threshold (best class
+    of each), the ``classes`` filter, class-aware NMS on the boxes in
+    model-input pixels, the ``max_detections`` best; only the kept boxes are
+    then mapped back through ``transform`` and clipped to the source image. A
+    kept box that lies wholly outside the image (in letterbox padding, or past
+    the frame's edge) is clipped to nothing and left out; it never suppressed a
+    visible box, as NMS ran before clipping.
+
     Args:
         tensors: The model's float32 outputs, in output order.
-        layout: From :func:`recognize`.
-        transform: How the frame was resized into the input (boxes are mapped
-            back through it and clipped to the source image).
+        layout: From :func:`recognize`, its units settled (:mod:`.units`).
+        transform: How the frame was resized into the input.
         labels: Class names by id (ids past the end are labelled ``None``).
         options: Score threshold, IoU threshold, ``max_detections`` and the
             ``classes`` filter (label names or ids).
@@ -47,34 +54,60 @@ def decode(
         ConfigError: a ``classes`` entry is neither a label nor a class id.
     """
     opts = options or PredictOptions()
-    kind = LAYOUTS[layout.kind]
-    size = (transform.dst_w, transform.dst_h)
-    threshold = opts.threshold_for("detect")
+    head = LAYOUTS[layout.kind].head
     names = tuple(labels)
-    if kind.head == "ssd" and names and names[0] == "???":  # TF zoo label maps keep a background line
+    if head == "ssd" and names and names[0] == "???":  # TF zoo label maps keep a background line
         names = names[1:]
-    # A broken model's inf/NaN must not warn on every frame: such candidates fail
-    # the comparisons below and are dropped.
+    # A broken model's inf/NaN must not warn on every frame: such candidates are dropped.
     with np.errstate(all="ignore"):
-        if kind.head == "ssd":
-            cand = ssd.candidates(tensors, layout.outputs, layout.boxes, layout.coords, threshold, size)
-        else:
-            cand = yolo.candidates(tensors[layout.outputs[0]], kind.head, kind.channels_first,
-                                   layout.boxes, layout.coords, threshold, size)
+        cand = _candidates(tensors, layout, opts.threshold_for("detect"), (transform.dst_w, transform.dst_h))
         if opts.classes:
             cand = cand.take(np.isin(cand.class_ids, class_ids_for(opts.classes, names)))
-        boxes = transform.to_source(cand.boxes)
-        visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    cand = Candidates(boxes[visible], cand.scores[visible], cand.class_ids[visible])
-    if kind.head in ("anchor-free", "objectness"):
-        keep = nms(cand.boxes, cand.scores, cand.class_ids, opts.iou_threshold, opts.max_detections)
-    else:  # the graph already suppressed overlaps
-        keep = np.argsort(-cand.scores, kind="stable")[: opts.max_detections]
-    boxes_out = cand.boxes[keep].tolist()  # Python floats at once, not per element
-    return tuple(
-        Detection(cid, names[cid] if 0 <= cid < len(names) else None, score, BBox(*box))
-        for box, score, cid in zip(boxes_out, cand.scores[keep].tolist(), cand.class_ids[keep].tolist())
-    )
+        if head in ("anchor-free", "objectness"):
+            keep = nms(cand.boxes, cand.scores, cand.class_ids, opts.iou_threshold, opts.max_detections)
+        else:  # the graph already suppressed overlaps
+            keep = np.argsort(-cand.scores, kind="stable")[: opts.max_detections]
+        boxes = transform.to_source(cand.boxes[keep])
+    visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    if not visible.all():
+        keep, boxes = keep[visible], boxes[visible]
+    return _detections(boxes, cand.scores[keep], cand.class_ids[keep], names)
+
+
+def _candidates(
+    tensors: Sequence[np.ndarray], layout: Layout, threshold: float, size: tuple[int, int]
+) -> Candidates:
+    kind = LAYOUTS[layout.kind]
+    normalized = layout.coords == "normalized"
+    if kind.head == "ssd":
+        return ssd.candidates(tensors, layout.outputs, layout.boxes, normalized, threshold, size)
+    return yolo.candidates(tensors[layout.outputs[0]], kind.head, kind.channels_first, layout.boxes,
+                           normalized, layout.scores == "logits", threshold, size)
+
+
+# Up to 300 detections a frame: built through the slots (frozen dataclasses' __init__ goes
+# through object.__setattr__ per field, ~40 % slower); the records are the same.
+_new = object.__new__
+_BOX_FIELDS = tuple(getattr(BBox, name).__set__ for name in ("x1", "y1", "x2", "y2"))
+_DET_FIELDS = tuple(getattr(Detection, name).__set__ for name in ("id", "label", "score", "box"))
+
+
+def _detections(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, names: tuple[str, ...]
+) -> tuple[Detection, ...]:
+    count = len(names)
+    set_x1, set_y1, set_x2, set_y2 = _BOX_FIELDS
+    set_id, set_label, set_score, set_box = _DET_FIELDS
+    out = []
+    # Python floats at once (tolist), not per element
+    for (x1, y1, x2, y2), score, cid in zip(boxes.tolist(), scores.tolist(), class_ids.tolist()):
+        box = _new(BBox)
+        set_x1(box, x1), set_y1(box, y1), set_x2(box, x2), set_y2(box, y2)
+        det = _new(Detection)
+        set_id(det, cid), set_label(det, names[cid] if 0 <= cid < count else None)
+        set_score(det, score), set_box(det, box)
+        out.append(det)
+    return tuple(out)
 
 
 @lru_cache(maxsize=64)

@@ -6,7 +6,8 @@ xmax``, normalized), class ids ``[1,N]``, scores ``[1,N]`` and the count
 lists them differs between TF1 and TF2 exports, so roles are assigned by shape
 (boxes, count), then by name (``score`` / ``class`` in the name, or the op's
 output index in a ``name:k`` suffix), and checked against the values of each
-frame (ids are whole numbers, scores usually are not).
+frame (ids are whole numbers, scores usually are not). Boxes are normalized: the
+op decodes them against normalized anchors (a layout may declare pixels).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .boxes import Candidates, looks_normalized, to_corners, to_input_pixels
+from .boxes import Candidates, to_corners, to_pixels
 
 __all__ = ["assign_roles", "candidates"]
 
@@ -69,11 +70,11 @@ def candidates(
     tensors: Sequence[np.ndarray],
     roles: tuple[int, int, int, int],
     box_format: str,
-    coords: str,
+    normalized: bool,
     threshold: float,
     input_size: tuple[int, int],
 ) -> Candidates:
-    """Detections scoring at least ``threshold``, corners in input pixels, best first."""
+    """Detections scoring above ``threshold``, float32 corners in input pixels, best first."""
     b, c, s, k = roles
     boxes = np.asarray(tensors[b], np.float32).reshape(-1, 4)
     classes = np.asarray(tensors[c], np.float32).reshape(-1)
@@ -83,8 +84,12 @@ def candidates(
     boxes, classes, scores = boxes[:count], classes[:count], scores[:count]
     if not _integral(classes) and _integral(scores):  # roles were listed the other way round
         classes, scores = scores, classes
-    keep = np.flatnonzero(scores >= threshold)
+    keep = np.flatnonzero((scores > np.float32(threshold)) & np.isfinite(scores)
+                          & np.isfinite(classes) & (np.abs(classes) < 2**31))
     keep = keep[np.argsort(-scores[keep], kind="stable")]
-    normalized = coords == "normalized" or (coords == "auto" and looks_normalized(boxes))
-    corners = to_input_pixels(to_corners(boxes[keep], box_format), normalized, *input_size)
-    return Candidates(corners, scores[keep], np.rint(classes[keep]).astype(np.int64))
+    picked = boxes[keep].copy()
+    if normalized:
+        to_pixels(picked, box_format, *input_size)
+    corners = to_corners(picked, box_format)
+    finite = np.isfinite(corners).all(axis=1)
+    return Candidates(corners[finite], scores[keep][finite], np.rint(classes[keep][finite]).astype(np.int64))

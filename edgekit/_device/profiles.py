@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .energy import Power
 from .variants import VARIANTS
 
 try:  # Python >= 3.11
@@ -96,6 +97,7 @@ class DeviceProfile:
     vcgencmd: bool
     throttle_c: float | None
     references: tuple[Reference, ...]
+    power: Power
     model_patterns: tuple[str, ...]
     cpu_parts: tuple[str, ...]
     machines: tuple[str, ...]
@@ -110,6 +112,7 @@ class DeviceProfile:
         out = {f: getattr(self, f) for f in self.__dataclass_fields__}  # type: ignore[attr-defined]
         out["references"] = [{f: getattr(r, f) for f in r.__dataclass_fields__}  # type: ignore[attr-defined]
                              for r in self.references]
+        out["power"] = self.power.to_dict()
         for key, value in out.items():
             if isinstance(value, tuple):
                 out[key] = list(value)
@@ -176,7 +179,21 @@ class _Fields:
 
 
 _TOP_LEVEL = {"schema", "name", "title", "notes", "soc", "isa", "recommend", "camera", "thermal",
-              "detect", "reference"}
+              "detect", "reference", "power"}
+
+
+def _power(data: dict[str, Any], where: str) -> Power:
+    """The optional ``[power]`` table: figures need the published source they come from."""
+    if "power" not in data:
+        return Power()
+    f = _Fields(data, where).table("power")
+    idle, load = f.number("idle_w"), f.number("load_w")
+    source = f.text("source", "")
+    if (idle is not None or load is not None) and not source.strip():
+        raise f.fail("source", "a citation whenever idle_w or load_w is given")
+    if idle is not None and load is not None and load <= idle:
+        raise f.fail("load_w", f"greater than idle_w ({idle})")
+    return Power(idle, load, source, f.text("note", ""))
 
 
 def _references(data: dict[str, Any], where: str) -> tuple[Reference, ...]:
@@ -227,6 +244,7 @@ def parse_profile(data: dict[str, Any], where: str, stem: str | None = None) -> 
         camera_stack=cam.text("stack"), camera_notes=cam.text("notes", ""),
         thermal_zones=thermal.texts("zones", r"/sys/\S+"), vcgencmd=vcgencmd,
         throttle_c=thermal.number("throttle_c"), references=_references(data, where),
+        power=_power(data, where),
         model_patterns=detect.texts("model"), cpu_parts=detect.texts("cpu_parts", r"0x[0-9a-f]{2}:0x[0-9a-f]{3}"),
         machines=detect.texts("machine"), notes=top.text("notes", ""), path=where,
     )

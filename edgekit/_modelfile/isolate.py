@@ -32,7 +32,8 @@ _KEEP = ("ModelInvalid", "ModelIncompatible", "BackendMissing", "ConfigError")
 
 
 def check_in_child(
-    data: bytes, where: str, backend: Backend, threads: int | None, *, timeout: float | None = None
+    data: bytes, where: str, backend: Backend, threads: int | None, *, timeout: float | None = None,
+    delegate: str = "xnnpack",
 ) -> None:
     """Load, allocate and invoke ``data`` once in a child process.
 
@@ -42,6 +43,7 @@ def check_in_child(
         backend: The interpreter backend the child uses.
         threads: Interpreter threads (``None``: the backend's default).
         timeout: Seconds before the child is killed (default ``$EDGEKIT_ISOLATE_TIMEOUT`` or 60).
+        delegate: The delegate the child uses (as ``delegate=`` takes it).
 
     Raises:
         ModelInvalid: the child crashed (signal), hung, or failed to load the model.
@@ -49,7 +51,7 @@ def check_in_child(
     """
     limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     cmd = [sys.executable, "-m", "edgekit._modelfile.isolate", backend.name, str(threads or 0), where,
-           f"{limit:g}", str(os.getpid())]
+           f"{limit:g}", str(os.getpid()), delegate]
     try:
         proc = subprocess.run(
             cmd, input=data, capture_output=True, timeout=limit, env=_child_env(), check=False,
@@ -121,7 +123,7 @@ def _verdict(proc: subprocess.CompletedProcess[bytes], where: str) -> None:
 
 def _child(argv: list[str]) -> int:
     """The child side: model bytes on stdin, one line per stage and a verdict on stdout."""
-    backend_name, threads_text, where, limit, parent = argv[0], argv[1], argv[2], argv[3], argv[4]
+    backend_name, threads_text, where, limit, parent, delegate = argv[:6]
     _die_with_parent(float(limit), int(parent))
 
     def say(kind: str, text: str) -> None:
@@ -131,7 +133,7 @@ def _child(argv: list[str]) -> int:
     say("stage", "start")
     data = sys.stdin.buffer.read()
     try:
-        _load_and_invoke(data, where, backend_name, int(threads_text) or None, say)
+        _load_and_invoke(data, where, backend_name, int(threads_text) or None, delegate, say)
     except Exception as exc:  # noqa: BLE001 - the parent reports whatever happened, by name
         say("result", json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc)}))
         return 0
@@ -161,17 +163,19 @@ def _die_with_parent(limit: float, parent: int) -> None:
         os._exit(1)
 
 
-def _load_and_invoke(data: bytes, where: str, backend_name: str, threads: int | None,
+def _load_and_invoke(data: bytes, where: str, backend_name: str, threads: int | None, delegate: str,
                      say: Callable[[str, str], None]) -> None:
     import numpy as np
 
-    from ..backend import BACKENDS, map_error
+    from ..backend import BACKENDS, delegate_kwargs, map_error
+    from ..delegates import parse_delegate
 
     backend = BACKENDS[backend_name]
-    cls = backend.interpreter_class()
+    module = backend.interpreter_module()
+    extra = delegate_kwargs(parse_delegate(delegate), module, backend)
     say("stage", "load")
     try:
-        interpreter = cls(model_content=data, num_threads=threads)
+        interpreter = module.Interpreter(model_content=data, num_threads=threads, **extra)
         say("stage", "allocate")
         interpreter.allocate_tensors()
     except Exception as exc:

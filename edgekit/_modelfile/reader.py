@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -118,16 +119,81 @@ def _read_file_info(data: bytes) -> FileInfo:
     )
 
 
+# A model's zip is untrusted: TFLite-Support zips hold a label file or two, so anything
+# bigger is refused before it is inflated (a zip bomb turns a few KiB into GiBs).
+ZIP_MAX_MEMBERS = 64
+ZIP_MAX_DIRECTORY = 64 * 1024  # central directory bytes (Python parses all of it on open)
+ZIP_MAX_MEMBER_BYTES = 4 * 1024 * 1024
+ZIP_MAX_TOTAL_BYTES = 16 * 1024 * 1024
+ZIP_MAX_RATIO = 100  # uncompressed / compressed; text compresses ~3-10x, deflate bombs ~1000x
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_CHUNK = 64 * 1024
+
+
+def _directory_ok(data: bytes) -> bool:
+    """Whether the zip's end record announces a central directory small enough to parse."""
+    tail_start = max(0, len(data) - (22 + 0xFFFF))
+    at = data.rfind(_EOCD, tail_start)
+    if at < 0 or len(data) - at < 22:
+        return False
+    if data[max(0, at - 20) : at].startswith(_EOCD64_LOCATOR):
+        return False  # ZIP64: never needed for a few label files
+    entries, size = struct.unpack_from("<HI", data, at + 10)
+    return entries <= ZIP_MAX_MEMBERS and size <= ZIP_MAX_DIRECTORY
+
+
+def _member_ok(info: zipfile.ZipInfo) -> bool:
+    if info.is_dir() or info.flag_bits & 0x1:  # folders, encrypted members
+        return False
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return False  # bzip2/lzma members inflate without an output bound in zipfile
+    if info.file_size > ZIP_MAX_MEMBER_BYTES:
+        return False
+    return info.file_size <= ZIP_MAX_RATIO * max(info.compress_size, 1024)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes | None:
+    """The member's bytes, or ``None`` when it is larger than announced or than ``budget``."""
+    limit = min(info.file_size, budget)
+    parts, size = [], 0
+    with archive.open(info) as member:
+        while chunk := member.read(_CHUNK):  # bounded reads: at most _CHUNK inflated at once
+            size += len(chunk)
+            if size > limit:
+                return None
+            parts.append(chunk)
+    return b"".join(parts)
+
+
 def zip_files(data: bytes) -> dict[str, bytes]:
-    """Files of a TFLite-Support zip appended to the model (``{}`` when there is none)."""
-    if b"PK\x05\x06" not in data[-66000:]:
+    """Files of a TFLite-Support zip appended to the model (``{}`` when there is none).
+
+    The zip is untrusted: members that are folders, encrypted, compressed other
+    than stored/deflate, larger than :data:`ZIP_MAX_MEMBER_BYTES` or inflating
+    more than :data:`ZIP_MAX_RATIO` times are skipped, reading stops at
+    :data:`ZIP_MAX_TOTAL_BYTES`, and a zip with more than
+    :data:`ZIP_MAX_MEMBERS` members (or a larger central directory) is ignored.
+    """
+    if _EOCD not in data[-66000:] or not _directory_ok(data):
         return {}
+    files: dict[str, bytes] = {}
+    budget = ZIP_MAX_TOTAL_BYTES
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return {
-                info.filename: archive.read(info)
-                for info in archive.infolist()
-                if not info.is_dir() and info.file_size < 16 * 1024 * 1024
-            }
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+            members = archive.infolist()
+            if len(members) > ZIP_MAX_MEMBERS:
+                return {}
+            for info in members:
+                if not _member_ok(info) or info.file_size > budget:
+                    continue
+                try:
+                    raw = _read_member(archive, info, budget)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):
+                    continue  # a damaged member: the others may still be fine
+                if raw is not None:
+                    files[info.filename] = raw
+                    budget -= len(raw)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error):
         return {}
+    return files

@@ -13,7 +13,7 @@ from ..preprocess import InputFormat
 from .metadata import ModelMetadata
 from .reader import OperatorInfo
 
-__all__ = ["ModelInfo", "TensorSpec", "guess_task", "input_format"]
+__all__ = ["ModelInfo", "TensorSpec", "check_scores_output", "guess_task", "input_format"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,28 @@ def guess_task(outputs: tuple[TensorSpec, ...]) -> str:
     return "raw"
 
 
+def check_scores_output(outputs: tuple[TensorSpec, ...], where: str) -> None:
+    """Refuse a classification of outputs that cannot be one row of class scores.
+
+    Classification reads one output of ``N`` scores, ``[N]`` or ``[1, N]`` (more
+    axes of 1 allowed). Several outputs (landmarks with a presence flag, a
+    detector's boxes and scores) or a multi-axis tensor are something else.
+
+    Raises:
+        ModelIncompatible: naming the output shapes.
+    """
+    shapes = ", ".join(str(list(o.shape)) for o in outputs)
+    if len(outputs) != 1:
+        raise ModelIncompatible(
+            f"{where}: task classify needs one output of class scores ([1, N]); the model has "
+            f"{len(outputs)} outputs ({shapes})"
+        )
+    if sum(1 for d in outputs[0].shape if d != 1) > 1:
+        raise ModelIncompatible(
+            f"{where}: task classify needs one output of class scores ([1, N]); the output is {shapes}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     """Everything known about a loaded model (``edgekit inspect`` prints this)."""
@@ -101,6 +123,8 @@ class ModelInfo:
     description: str = ""
     layout: str | None = None
     label_source: str = "none"
+    delegate: str = "xnnpack"
+    detection: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,8 +136,10 @@ class ModelInfo:
             "backend": self.backend,
             "backend_version": self.backend_version,
             "threads": self.threads,
+            "delegate": self.delegate,
             "task": self.task,
             "layout": self.layout,
+            "detection": self.detection,
             "labels": {"count": len(self.labels), "source": self.label_source,
                        "first": list(self.labels[:10])},
             "inputs": [s.to_dict() for s in self.inputs],

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._actions.hooks import StreamActions
+from .._actions.rules import Rule
 from ..errors import ConfigError, InputError
 from ..model import Model
 from ..results import FrameResult, Latency, StreamEvent, StreamStats
@@ -24,6 +26,7 @@ from ..sources.capture import FileCapture
 from ..sources.live import LiveCapture
 from .sdnotify import notify, watchdog_interval
 from .stats import RollingStats, StreamSummary, ThermalSampler
+from .updates import ModelUpdates
 
 __all__ = ["Stream"]
 
@@ -33,6 +36,16 @@ Capture = LiveCapture | FileCapture
 POLL_S = 0.1  # longest the loop waits for a frame before it looks at stop/limits/events
 CAPTURE_STOP_S = 0.5  # shutdown budget: capture threads, then sinks (2 s in all)
 SINKS_CLOSE_S = 1.2
+
+
+def _names(sinks: list[Any]) -> list[str]:
+    if not sinks:
+        return []
+    from ..sinks.queued import (
+        sink_names,  # only then: the sinks package imports every sink
+    )
+
+    return sink_names(sinks)
 
 
 class Stream:
@@ -49,9 +62,12 @@ class Stream:
                  on_event: list[Callable[[StreamEvent], Any]], events: bool,
                  source_options: SourceOptions, max_fps: float | None, every: int,
                  max_frames: int | None, duration: float | None, stall_timeout: float,
-                 prepare_ahead: bool = True) -> None:
+                 prepare_ahead: bool = True, rules: tuple[Rule, ...] = (),
+                 reloader: Any = None) -> None:
         self.model = model
+        self._updates = ModelUpdates(reloader, model, own_model)  # live model updates
         self.sinks = sinks
+        self._sink_names = _names(sinks)
         self._own_model = own_model
         self._on_result, self._on_event, self._events = on_result, on_event, events
         self._factory = source_factory(source, source_options)
@@ -69,11 +85,15 @@ class Stream:
         self._thermal: ThermalSampler | None = None
         self._summary: StreamSummary | None = None
         self._last_frame: Frame | None = None
+        self._actions = StreamActions(rules, sinks)
         self.source_name = "?"
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> Stream:
         """Open the source and start capturing (done by the first iteration otherwise).
+
+        A stream that cannot start is closed at once: its sinks, and the model
+        when it loaded it.
 
         Raises:
             SourceOpenError: The source cannot be opened (one-line reason).
@@ -82,12 +102,20 @@ class Stream:
             return self
         if self._closed:
             raise ConfigError("this stream is closed; create a new one with edgekit.stream()")
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
         first = self._factory()
         self.source_name = first.name
         # Files: pre-process on the reader thread, in parallel with the model (every
         # frame is inferred, so none is pre-processed for nothing). Live sources:
         # only the frame the model takes is pre-processed, on this thread.
-        prepare = self.model.preprocess if self._prepare_ahead else None
+        prepare = (lambda image: self.model.preprocess(image)) if self._prepare_ahead else None
         if first.live:
             factory = self._factory
             once = [first]
@@ -96,16 +124,12 @@ class Stream:
                 reconnect=not getattr(first, "finite", False))
         else:
             capture = FileCapture(first, prepare=prepare)
-        try:
-            capture.start()
-        except BaseException:
-            self._close_sinks()
-            raise
+        capture.start()
         self._capture = capture
         self._started = True
         self._stats = RollingStats(time.monotonic())
         self._thermal = ThermalSampler()
-        return self
+        self._updates.start()
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the stream to stop after the current frame (thread- and signal-safe)."""
@@ -145,7 +169,12 @@ class Stream:
         ping_every = watchdog_interval()
         last_ping = time.monotonic()
         while True:
-            for event in capture.drain_events():
+            self.model, swapped = self._updates.poll(self.model, self.source_name)  # between frames
+            for event in swapped:
+                self._emit_event(event)
+                if self._events:
+                    yield event
+            for event in capture.drain_events() + self._actions.reported(self.source_name):
                 self._emit_event(event)
                 if self._events:
                     yield event
@@ -162,6 +191,7 @@ class Stream:
             if self._interval:
                 next_slot = started + self._interval
             self._emit_result(result, frame)
+            acted = self._act(result, frame)
             if not ready:
                 ready = notify("READY=1") or True
             if ping_every and time.monotonic() - last_ping >= ping_every:
@@ -169,15 +199,17 @@ class Stream:
                 notify("WATCHDOG=1")
                 notify(f"STATUS={self._stats.fps(last_ping):.1f} FPS, {self._stats.inferred} frames")
             yield result
+            if self._events:
+                yield from acted
 
     def _should_stop(self, capture: Capture) -> bool:
         if self._stop.is_set():
             return True
         if self._max_frames is not None and self._stats.inferred >= self._max_frames:
-            self._reason = f"{self._max_frames} frames done (--max-frames)"
+            self._reason = f"{self._max_frames} frames done"
             return True
         if self._duration is not None and time.monotonic() - self._stats.start >= self._duration:
-            self._reason = f"{self._duration:g} s done (--duration)"
+            self._reason = f"{self._duration:g} s done"
             return True
         if capture.finished:
             error = getattr(capture, "error", None)
@@ -195,6 +227,8 @@ class Stream:
         wall = time.time()
         t0 = time.perf_counter()
         tensor, transform, pre_ms = frame.tensor, frame.transform, frame.pre_ms
+        if tensor is not None and self._updates.stale():  # pre-processed for a replaced model
+            tensor = None
         if tensor is None:
             try:
                 tensor, transform = self.model.preprocess(frame.image)
@@ -215,14 +249,24 @@ class Stream:
         self._stats.add(latency, time.monotonic())
         return FrameResult(frame=frame.index, ts=frame.ts, source=self.source_name, prediction=pred)
 
+    def reload(self, path: str | None = None, sha256: str | None = None) -> None:
+        """Load ``path`` (default: the model's file again) beside the running model; it takes
+        over between two frames (a ``model_changed`` or ``model_rejected`` event follows).
+
+        Raises:
+            ConfigError: The stream was created without ``reload``.
+        """
+        if self._updates.reloader is None:
+            raise ConfigError("this stream does not reload its model; create it with reload=True")
+        self._updates.reloader.request("reload()", path, sha256)
+
     def _counters(self) -> dict[str, int]:
         counters = self._capture.counters() if self._capture is not None else {}
         counters["bad_frames"] = counters.get("bad_frames", 0) + self._pipeline_bad
         return counters
 
     def _sink_drops(self) -> dict[str, int]:
-        return {getattr(s, "name", type(s).__name__): int(getattr(s, "dropped", 0) or 0)
-                for s in self.sinks}
+        return {name: int(getattr(s, "dropped", 0) or 0) for name, s in zip(self._sink_names, self.sinks)}
 
     @property
     def stats(self) -> StreamStats:
@@ -243,11 +287,23 @@ class Stream:
         for callback in self._on_result:
             callback(result)
 
-    def _emit_event(self, event: StreamEvent) -> None:
+    def _act(self, result: FrameResult, frame: Frame) -> list[StreamEvent]:
+        """The rule events of ``result``, sent to the sinks with the frame that caused them."""
+        events = self._actions.update(result)
+        for event in events:
+            self._emit_event(event, frame.image)
+        return events
+
+    @property
+    def rules(self) -> dict[str, bool]:
+        """``{rule name: on}``: which rules hold now."""
+        return self._actions.active
+
+    def _emit_event(self, event: StreamEvent, image: Any = None) -> None:
         log.info("%s: %s %s", event.source, event.event, event.message or "")
         stats = self.stats
         for sink in self.sinks:
-            sink.write(event, None, stats)
+            sink.write(event, image, stats)
         for callback in self._on_event:
             callback(event)
 
@@ -265,21 +321,22 @@ class Stream:
             return self._summary
         self._closed = True
         self._stop.set()
-        if not self._started:
-            self._close_sinks()
-            return None
-        notify("STOPPING=1")
-        assert self._capture is not None
-        self._capture.stop(CAPTURE_STOP_S)
-        try:
-            self._emit_event(self._stopped_event())
-        except Exception as exc:  # noqa: BLE001 - a failing callback must not block cleanup
-            log.warning("stopped event: %s: %s", type(exc).__name__, exc)
+        if self._started:
+            notify("STOPPING=1")
+            assert self._capture is not None
+            self._capture.stop(CAPTURE_STOP_S)
+            try:
+                for event in self._actions.reported(self.source_name):  # e.g. a last storage_full
+                    self._emit_event(event)
+                self._emit_event(self._stopped_event())
+            except Exception as exc:  # noqa: BLE001 - a failing callback must not block cleanup
+                log.warning("stopped event: %s: %s", type(exc).__name__, exc)
         self._close_sinks()
         if self._thermal is not None:
             self._thermal.close()
-        if self._own_model:
-            self.model.close()
+        self._updates.close(self.model)  # the model runs (closed unless it is the caller's)
+        if not self._started:
+            return None
         self._summary = self._stats.summary(self.source_name, time.monotonic(), self._counters(),
                                             self._sink_drops(), self._reason or "stopped")
         return self._summary

@@ -27,15 +27,10 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["SCHEMA", "BenchSpec", "LatencyStats", "environment", "measure", "model_precision",
-           "run_bench", "run_child"]
+__all__ = ["SCHEMA", "BenchSpec", "LatencyStats", "add_energy", "environment", "measure",
+           "model_precision", "run_bench", "run_child", "throughput"]
 
 SCHEMA = "edgekit.bench/1"
-DYNAMIC_WARNING = ("dynamic-range quantized (float activations × int8 weights): no fast XNNPACK path with "
-                   "this runtime, measured 2-20× slower than float32 by edgekit on x86-64 (worst with "
-                   "several threads); export float32, float16 or full int8 instead")
-
-
 @dataclass(frozen=True, slots=True)
 class BenchSpec:
     """One configuration to measure (sent to the child process as JSON)."""
@@ -49,6 +44,8 @@ class BenchSpec:
     max_seconds: float = 150.0
     pipeline: str | None = None
     pipeline_seconds: float = 5.0
+    delegate: str | None = None
+    throughput_seconds: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +165,12 @@ def measure(spec: BenchSpec) -> dict[str, Any]:
                            "thermal": {"before": read_thermal()}, "warnings": []}
     memory = {"baseline": memory_mb()["rss"]}
     t0 = time.perf_counter()
-    model = load(spec.model, threads=spec.threads, backend=spec.backend, task="raw")
+    model = load(spec.model, threads=spec.threads, backend=spec.backend, task="raw", delegate=spec.delegate)
+    row["delegate"] = model.delegate
     row["init_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
     memory["init"] = memory_mb()["rss"]
     row.update(backend=model.info.backend, backend_version=model.info.backend_version,
                precision=model_precision(data), input=[s.to_dict() for s in model.inputs])
-    if row["precision"] == "dynamic":
-        row["warnings"].append(DYNAMIC_WARNING)
     tensors = _random_inputs(model.inputs)
 
     def invoke() -> Any:
@@ -192,11 +188,54 @@ def measure(spec: BenchSpec) -> dict[str, Any]:
                latency_ms=LatencyStats.from_samples(samples).to_dict())
     memory["peak"] = memory_mb()["peak"]
     row["rss_mb"] = memory
+    if spec.throughput_seconds > 0:
+        row["throughput"] = throughput(model, tensors, spec.throughput_seconds)
     model.close()
     if spec.pipeline:
         row["pipeline"] = _pipeline(spec)
     row["thermal"]["after"] = read_thermal()
     return row
+
+
+def throughput(model: Any, tensors: Sequence[Any], seconds: float,
+               cores: int | None = None) -> dict[str, Any]:
+    """Inferences per second with every core busy: ``cores // threads`` interpreters (the model
+    and its replicas), each invoked back to back on its own thread for ``seconds``.
+
+    Returns:
+        ``{"interpreters", "threads", "cores_used", "ips", "per_core", "seconds"}``.
+    """
+    import threading
+
+    cores = cores or os.cpu_count() or 1
+    threads = model.threads or 1
+    count = max(1, cores // threads)
+    models = [model] + [model.replica() for _ in range(count - 1)]
+    done = [0] * count
+    start_gate, stop = threading.Barrier(count + 1), threading.Event()
+
+    def work(i: int) -> None:
+        start_gate.wait()
+        while not stop.is_set():
+            models[i].invoke(*tensors)
+            done[i] += 1
+
+    workers = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(count)]
+    for w in workers:
+        w.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    for extra in models[1:]:
+        extra.close()
+    used = min(cores, count * threads)
+    ips = sum(done) / elapsed
+    return {"interpreters": count, "threads": threads, "cores_used": used, "ips": round(ips, 3),
+            "per_core": round(ips / used, 3), "seconds": round(elapsed, 3)}
 
 
 def _pipeline(spec: BenchSpec) -> dict[str, Any]:
@@ -237,7 +276,7 @@ def run_child(spec: BenchSpec, timeout: float | None = None) -> dict[str, Any]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
     limit = timeout or spec.max_seconds + spec.pipeline_seconds + 120
     base = {"model": spec.model, "name": Path(spec.model).name, "backend": spec.backend,
-            "threads": spec.threads}
+            "threads": spec.threads, "delegate": spec.delegate or "xnnpack"}
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, check=False, env=env)
     except subprocess.TimeoutExpired:
@@ -262,7 +301,8 @@ def environment() -> dict[str, Any]:
     profile = detected or get_profile("auto")
     return {
         "device": {"name": profile.name, "title": profile.title, "detected": detected is not None,
-                   "threads": profile.threads, "precision": profile.precision},
+                   "threads": profile.threads, "precision": profile.precision,
+                   "power": profile.power.to_dict()},
         "host": probe_host().to_dict(), "machine": platform.machine(), "platform": platform.platform(),
         "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
         "edgekit": __version__, "backends": {b.name: b.version() for b in available()},
@@ -271,12 +311,19 @@ def environment() -> dict[str, Any]:
 
 
 def run_bench(specs: Iterable[BenchSpec],
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Measure every spec, one child process at a time; the whole report (``SCHEMA``)."""
+              on_row: Callable[[dict[str, Any]], None] | None = None, *,
+              price_kwh: float | None = None, watts: float | None = None) -> dict[str, Any]:
+    """Measure every spec, one child process at a time; the whole report (``SCHEMA``).
+
+    Each row with a throughput gets an ``energy`` estimate from the device profile's power
+    figures (``watts`` overrides its load figure; ``price_kwh`` adds the cost per million).
+    """
     report: dict[str, Any] = {"schema": SCHEMA, "created": round(time.time(), 3), "env": environment(),
                               "results": []}
+    power = _profile_power(report["env"])
     for spec in specs:
         row = run_child(spec)
+        add_energy(row, power, price_kwh, watts)
         report["results"].append(row)
         if on_row is not None:
             on_row(row)
@@ -284,6 +331,26 @@ def run_bench(specs: Iterable[BenchSpec],
 
     report["env"]["thermal_after"] = read_thermal()
     return report
+
+
+def _profile_power(env: dict[str, Any]) -> Any:
+    from .._device.energy import Power
+
+    figures = env["device"].get("power") or {}
+    return Power(figures.get("idle_w"), figures.get("load_w"), figures.get("source") or "")
+
+
+def add_energy(row: dict[str, Any], power: Any, price_kwh: float | None = None,
+               watts: float | None = None) -> None:
+    """Put the energy estimate (or why there is none) into a measured row."""
+    from .._device.energy import estimate
+
+    rate = (row.get("throughput") or {}).get("ips")
+    if row.get("error") or not rate:
+        return
+    found = estimate(rate, power, price_kwh, watts)
+    row["energy"] = found.to_dict() if found else {
+        "error": "no load power figure for this device: pass --watts W (a USB power meter reading)"}
 
 
 def main(argv: list[str]) -> None:  # pragma: no cover - exercised through run_child
@@ -294,7 +361,8 @@ def main(argv: list[str]) -> None:  # pragma: no cover - exercised through run_c
         row = measure(spec)
     except (EdgekitError, OSError) as exc:
         row = {"model": spec.model, "name": Path(spec.model).name, "backend": spec.backend,
-               "threads": spec.threads, "error": f"{type(exc).__name__}: {exc}"}
+               "threads": spec.threads, "delegate": spec.delegate or "xnnpack",
+               "error": f"{type(exc).__name__}: {exc}"}
     sys.stdout.write(json.dumps(row) + "\n")
 
 

@@ -18,7 +18,10 @@ def row_key(row: dict[str, Any]) -> str:
     """How rows are matched between two reports."""
     threads = row.get("threads") or "default"
     pipe = row.get("pipeline") or {}
-    return f"{row.get('name')}|{row.get('backend')}|{threads}" + (f"|{pipe['source']}" if pipe else "")
+    delegate = row.get("delegate") or "xnnpack"
+    key = f"{row.get('name')}|{row.get('backend')}|{threads}"
+    key += "" if delegate == "xnnpack" else f"|{delegate}"  # keys of reports saved before delegates
+    return key + (f"|{pipe['source']}" if pipe else "")
 
 
 def compare(current: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +37,9 @@ def compare(current: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {"key": row_key(row), "status": "compared"}
         for label, get in (("p50_ms", lambda r: r["latency_ms"]["p50"]), ("init_ms", lambda r: r["init_ms"]),
-                           ("rss_peak_mb", lambda r: (r.get("rss_mb") or {}).get("peak"))):
+                           ("rss_peak_mb", lambda r: (r.get("rss_mb") or {}).get("peak")),
+                           ("ips", lambda r: (r.get("throughput") or {}).get("ips")),
+                           ("joules", lambda r: (r.get("energy") or {}).get("joules_per_inference"))):
             a, b = get(row), get(before)
             entry[label] = {"now": a, "saved": b, "ratio": round(a / b, 4) if a and b else None}
         ratio = entry["p50_ms"]["ratio"] or 1.0
@@ -48,8 +53,9 @@ def compare(current: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- text output ----------------------------------------------------------------------
-_COLUMNS = ("model", "prec", "backend", "thr", "init", "first", "min", "p50", "p90", "p99", "max",
-            "std", "runs", "RSS init/peak MB", "°C")
+_COLUMNS = ("model", "prec", "backend", "delegate", "thr", "init", "first", "min", "p50", "p90", "p99", "max",
+            "std", "runs", "inf/s", "/core", "J/inf", "RSS init/peak MB", "°C")
+_LEFT = 5  # the first columns are text
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -59,9 +65,13 @@ def _cells(row: dict[str, Any]) -> list[str]:
     temp = f"{after['temp_c']:.0f}" if "temp_c" in after else "-"
     if after.get("throttled"):
         temp += " " + ",".join(after["throttled"])
-    return [row["name"], row.get("precision", "?"), row.get("backend") or "?",
+    rate = row.get("throughput") or {}
+    joules = (row.get("energy") or {}).get("joules_per_inference")
+    return [row["name"], row.get("precision", "?"), row.get("backend") or "?", row.get("delegate") or "xnnpack",
             str(row.get("threads") or "def"), f"{row['init_ms']:.0f}", f"{row['first_ms']:.1f}",
             *(f"{lat[k]:.2f}" for k in ("min", "p50", "p90", "p99", "max", "std")), str(row["runs"]),
+            f"{rate['ips']:.1f}" if rate else "-", f"{rate['per_core']:.1f}" if rate else "-",
+            f"{joules:.3g}" if joules else "-",
             f"{rss.get('init') or 0:.0f}/{rss.get('peak') or 0:.0f}", temp]
 
 
@@ -82,9 +92,11 @@ def render(report: dict[str, Any]) -> str:
     table = [list(_COLUMNS)] + [_cells(r) for r in ok]
     widths = [max(len(r[i]) for r in table) for i in range(len(_COLUMNS))]
     for i, cells in enumerate(table):
-        lines.append("  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))))
+        lines.append("  ".join(c.ljust(w) if j < _LEFT else c.rjust(w)
+                               for j, (c, w) in enumerate(zip(cells, widths))))
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines.extend(_cost_lines(report, ok))
     seen: set[tuple[str, str]] = set()
     for r in report["results"]:
         pipe = r.get("pipeline")
@@ -94,9 +106,8 @@ def render(report: dict[str, Any]) -> str:
                          f"{pipe['dropped']} dropped of {pipe['frames']} frames")
         elif pipe:
             lines.append(f"pipeline {r['name']} via {pipe['source']}: {pipe.get('error')}")
-        ratio = _dynamic_ratio(r, ok)
-        if ratio:
-            lines.append(f"warning  {r['name']}: p50 is {ratio:.1f}× its float32 variant's here")
+        if r.get("precision") == "dynamic" and not r.get("error"):
+            lines.append(_dynamic_line(r, ok))
         for w in r.get("warnings") or []:
             if (r["name"], w) not in seen:
                 seen.add((r["name"], w))
@@ -106,28 +117,90 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _dynamic_ratio(row: dict[str, Any], rows: list[dict[str, Any]]) -> float | None:
-    """p50 of a dynamic-range model over its ``*_float32`` sibling's (same backend and threads)."""
-    if row.get("precision") != "dynamic" or row.get("error") or "_dynamic" not in row["name"]:
-        return None
-    twin = row["name"].replace("_dynamic", "_float32")
+def _cost_lines(report: dict[str, Any], ok: list[dict[str, Any]]) -> list[str]:
+    """Throughput at the best configuration per model, and what a million inferences cost."""
+    lines: list[str] = []
+    best: dict[str, dict[str, Any]] = {}
+    for r in ok:
+        if (r.get("throughput") or {}).get("ips") and \
+                r["throughput"]["ips"] > (best.get(r["name"], {}).get("throughput") or {}).get("ips", 0):
+            best[r["name"]] = r
+    for name, r in best.items():
+        rate, energy = r["throughput"], r.get("energy") or {}
+        text = (f"best     {name}: {rate['ips']:.1f} inferences/s ({rate['per_core']:.1f} per core; "
+                f"{rate['interpreters']} interpreter(s) × {rate['threads']} thread(s), "
+                f"{r.get('delegate') or 'xnnpack'})")
+        if "joules_per_inference" in energy:
+            text += (f"; {energy['joules_per_inference']:.3g} J each, {energy['wh_per_million']:.3g} Wh per million"
+                     + (f", {energy['cost_per_million']:.3g} per million at {energy['price_kwh']:g}/kWh"
+                        if energy.get("cost_per_million") is not None else ""))
+        elif energy.get("error"):
+            text += f"; energy: {energy['error']}"
+        lines.append(text)
+    lines.extend(_side_by_side(ok))
+    source = next((r["energy"]["source"] for r in ok if (r.get("energy") or {}).get("source")), None)
+    if source:
+        lines.append(f"power    {source} (an estimate at full load, not measured here)")
+    return lines
+
+
+def _label(row: dict[str, Any]) -> str:
+    return (f"{row['name']} ({row.get('precision', '?')}, {row.get('delegate') or 'xnnpack'}, "
+            f"{row.get('threads') or 'def'} thr)")
+
+
+def _side_by_side(ok: list[dict[str, Any]]) -> list[str]:
+    """Every measured configuration against the first: throughput and energy per inference."""
+    rated = [r for r in ok if (r.get("throughput") or {}).get("ips")]
+    if len(rated) < 2:
+        return []
+    base = rated[0]
+    lines = [f"versus   {_label(base)}:"]
+    for r in rated[1:]:
+        text = f"         {_label(r)}: {r['throughput']['ips'] / base['throughput']['ips']:.2f}× the throughput"
+        a, b = (r.get("energy") or {}).get("joules_per_inference"), \
+            (base.get("energy") or {}).get("joules_per_inference")
+        if a and b:
+            text += f", {a / b:.2f}× the energy per inference"
+        lines.append(text)
+    return lines
+
+
+def _dynamic_line(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """What was measured of a weights-only int8 model: its p50 over its float32 variant's, if benched."""
+    kind = "weights-only int8 (dynamic-range quantized: int8 weights, float activations)"
+    twin = _float32_twin(row, rows)
+    if twin is None:
+        return f"note     {row['name']}: {kind}; bench its float32 variant beside it to compare"
+    ratio = row["latency_ms"]["p50"] / twin["latency_ms"]["p50"]
+    label = "warning " if ratio > 1.05 else "note    "
+    return f"{label} {row['name']}: {kind}: p50 is {ratio:.2f}× its float32 variant's here ({twin['name']})"
+
+
+def _float32_twin(row: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The float32 row of the same model measured in this run (same backend and threads)."""
+    name = row["name"]
+    names = {name.replace(tag, "_float32") for tag in ("_dynamic_range_quant", "_dynamic", "_w8a32")
+             if tag in name}
+    names.add(name.replace("_w8a32", ""))  # Ultralytics: yolo11n.tflite beside yolo11n_w8a32.tflite
     for other in rows:
-        if other["name"] == twin and other.get("backend") == row.get("backend") \
-                and other.get("threads") == row.get("threads"):
-            return row["latency_ms"]["p50"] / other["latency_ms"]["p50"]
+        if other["name"] in names - {name} and other.get("precision") == "float32" \
+                and other.get("backend") == row.get("backend") and other.get("threads") == row.get("threads"):
+            return other
     return None
 
 
 def render_compare(result: dict[str, Any]) -> str:
     """The ``--compare`` report: one line per configuration with the now/saved ratios."""
-    lines = ["compare  configuration                         p50 saved → now     ratio   verdict"]
+    lines = ["compare  configuration                         p50 saved → now     ratio   verdict   J/inf ratio"]
     for row in result["rows"]:
         if row["status"] != "compared":
             lines.append(f"         {row['key']:<36}  {row['status']}")
             continue
         p = row["p50_ms"]
+        joules = (row.get("joules") or {}).get("ratio")
         lines.append(f"         {row['key']:<36}  {p['saved']:8.2f} → {p['now']:8.2f}  "
-                     f"{p['ratio']:6.3f}×  {row['verdict']}")
+                     f"{p['ratio']:6.3f}×  {row['verdict']:<8}" + (f"  {joules:6.3f}×" if joules else ""))
     for key in result["missing"]:
         lines.append(f"         {key:<36}  not measured now")
     for key, change in result["env_changed"].items():

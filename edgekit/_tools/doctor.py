@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
+
 __all__ = ["collect", "opencv_info", "render"]
 
 
@@ -55,6 +57,42 @@ def _backends() -> list[dict[str, Any]]:
         return [{"backend": b.name, "version": b.version(), "ok": None,
                  "error": "bundled model missing; cannot test"} for b in found]
     return backend_support(model, timeout=90.0)
+
+
+def _delegates() -> list[dict[str, Any]]:
+    """Each standard delegate tried on the bundled model (child processes), default backend."""
+    from ..backend import resolve
+    from ..errors import EdgekitError
+    from ..model import default_model_path
+    from .inspection import DELEGATES, delegate_support
+
+    try:
+        resolve()
+    except EdgekitError:
+        return []
+    return delegate_support(default_model_path(), DELEGATES, timeout=90.0)
+
+
+def edgetpu_devices(root: str = "/") -> list[str]:
+    """Coral Edge TPUs attached here: USB (1a6e:089a before its firmware loads, 18d1:9302 after)
+    and PCIe/M.2 (``/dev/apex_N``)."""
+    found = []
+    for vendor_file in sorted(glob.glob(os.path.join(root, "sys/bus/usb/devices/*/idVendor"))):
+        folder = os.path.dirname(vendor_file)
+        try:
+            ids = (Path(vendor_file).read_text().strip(), Path(folder, "idProduct").read_text().strip())
+        except OSError:
+            continue
+        if ids in (("1a6e", "089a"), ("18d1", "9302")):
+            found.append(f"usb {ids[0]}:{ids[1]}")
+    found += sorted(glob.glob(os.path.join(root, "dev/apex_*")))
+    return found
+
+
+def _edgetpu() -> dict[str, Any]:
+    from ..delegates import find_edgetpu_library
+
+    return {"library": find_edgetpu_library(), "devices": edgetpu_devices()}
 
 
 def _exists(path: str) -> bool:
@@ -113,12 +151,14 @@ def collect() -> dict[str, Any]:
     from .._device.thermal import read_thermal
 
     report: dict[str, Any] = {
-        "edgekit": _version("edgekit"),
+        "edgekit": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
         "numpy": numpy.__version__,
         "backends": _backends(),
+        "delegates": _delegates(),
+        "edgetpu": _edgetpu(),
         "opencv": opencv_info(),
         "cameras": sorted(glob.glob("/dev/video*")),
         "picamera2": importlib.util.find_spec("picamera2") is not None,
@@ -137,7 +177,8 @@ def collect() -> dict[str, Any]:
 
 def advice(report: dict[str, Any]) -> list[str]:
     """Concrete things to do, derived from a :func:`collect` report (pure: no I/O)."""
-    tips = _backend_advice(report) + _camera_advice(report) + _opencv_advice(report)
+    tips = _backend_advice(report) + _delegate_advice(report) + _camera_advice(report)
+    tips += _opencv_advice(report)
     tips += _device_advice(report)
     return tips
 
@@ -168,6 +209,34 @@ def _backend_advice(report: dict[str, Any]) -> list[str]:
     return tips
 
 
+# Versions of ai-edge-litert tested where the newest crashed (aarch64 under emulation; see README).
+_LITERT_TESTED = {"aarch64": "1.4.0"}
+
+
+def _delegate_advice(report: dict[str, Any]) -> list[str]:
+    """A working alternative when the default path crashes, and the Edge TPU's state."""
+    tips: list[str] = []
+    delegates = {d["delegate"]: d for d in report.get("delegates") or []}
+    default = delegates.get("xnnpack") or next((b for b in report["backends"] if b.get("ok") is False), None)
+    if default is not None and default.get("ok") is False and "crashed" in str(default.get("error")):
+        if delegates.get("none", {}).get("ok"):
+            tips.append("The interpreter crashes with XNNPACK here but runs without it: add --delegate none "
+                        "(slower built-in kernels) to every command, or set EDGEKIT_DELEGATE=none.")
+        tested = _LITERT_TESTED.get(report["machine"])
+        if tested:
+            tips.append(f"ai-edge-litert crashed on this {report['machine']} CPU; version {tested} ran where "
+                        f"newer builds crashed: pip install 'ai-edge-litert=={tested}'.")
+    tpu = report.get("edgetpu") or {}
+    if tpu.get("devices") and not tpu.get("library"):
+        tips.append(f"A Coral Edge TPU is attached ({', '.join(tpu['devices'])}) but libedgetpu.so.1 is not "
+                    "installed: add Coral's apt repository and sudo apt install libedgetpu1-std, then run an "
+                    "Edge TPU-compiled model with --delegate edgetpu.")
+    elif tpu.get("library") and not tpu.get("devices"):
+        tips.append("libedgetpu is installed but no Edge TPU is attached (USB 1a6e:089a / 18d1:9302, or "
+                    "/dev/apex_0): plug it in (a USB 3 port) before --delegate edgetpu.")
+    return tips
+
+
 def _camera_advice(report: dict[str, Any]) -> list[str]:
     tips: list[str] = []
     device = report.get("device") or {}
@@ -183,7 +252,8 @@ def _camera_advice(report: dict[str, Any]) -> list[str]:
                         "the venv with --system-site-packages, then use --camera picam (OpenCV cannot open "
                         "libcamera cameras).")
     if not report["cameras"] and not report["picamera2"]:
-        tips.append("No camera found (/dev/video*); try --source demo, a video file or an RTSP URL.")
+        tips.append("No camera found (/dev/video*); try `edgekit run --source demo`, a video file or an "
+                    "RTSP URL (--source clip.mp4, --source rtsp://…).")
     return tips
 
 
@@ -197,12 +267,13 @@ def _opencv_advice(report: dict[str, Any]) -> list[str]:
     if cv.get("version") is None:
         tips.append("OpenCV does not import: pip install opencv-python-headless.")
     elif cv.get("headless"):
-        tips.append("OpenCV is headless (no --show window): preview in a browser with --serve 8080 "
-                    "(then open http://127.0.0.1:8080; --serve 0.0.0.0:8080 to reach it from "
-                    "another machine) or record with --save out.mp4.")
+        tips.append("OpenCV is headless (no --show window): preview in a browser with "
+                    "`edgekit run --serve 8080` (it prints the URL to open), from another machine with "
+                    "`edgekit run --serve 0.0.0.0:8080 --token SECRET` (open "
+                    "http://THIS-MACHINE:8080/?token=SECRET), or record with `edgekit run --save out.mp4`.")
     elif not report.get("display", True):
         tips.append("No display (DISPLAY/WAYLAND_DISPLAY unset): --show cannot open a window here; "
-                    "use --serve 8080 for a browser preview.")
+                    "preview in a browser with `edgekit run --serve 8080`.")
     return tips
 
 
@@ -224,7 +295,7 @@ def _device_advice(report: dict[str, Any]) -> list[str]:
         fallback = (f" ({auto['name']}: --threads {auto['threads']}, {auto['precision']})" if auto else "")
         tips.append("No device profile matches this machine: `edgekit devices` lists them; --device auto "
                     f"uses the generic one{fallback}. Measure threads and precision with "
-                    "`edgekit bench MODEL --threads 1,2,4`.")
+                    "`edgekit bench default --threads 1,2,4` (or your own model in place of default).")
     mem = host.get("mem_mb") or 0
     if 0 < mem < 1024:
         tips.append(f"Only {mem} MB of RAM: use int8 models and leave --backend tensorflow off this device.")
@@ -246,6 +317,13 @@ def render(report: dict[str, Any]) -> str:
                                       "error": "no backend installed"}]:
         state = {True: "works", False: f"FAILS: {b['error']}", None: b.get("error")}[b["ok"]]
         lines.append(f"backend    {b['backend']} {b.get('version') or ''}: {state}")
+    for d in report.get("delegates") or []:
+        state = "works" if d["ok"] else f"unavailable: {d['error']}"
+        lines.append(f"delegate   {d['delegate']} on {d['backend']}: {state}")
+    tpu = report.get("edgetpu") or {}
+    if tpu:
+        lines.append(f"edge tpu   library {tpu.get('library') or 'not installed'}; "
+                     f"devices {', '.join(tpu.get('devices') or []) or 'none'}")
     cv = report["opencv"]
     gui = "headless" if cv.get("headless") else f"GUI {cv.get('gui')}"
     lines.append(f"opencv     {cv.get('version')} ({gui}; video I/O: {', '.join(cv.get('video_io') or []) or 'none'})")

@@ -1,7 +1,9 @@
 """``edgekit batch``: run a model over many images and videos, every input once.
 
 Exit codes: 0 when the run finished (items that could not be read are error
-rows, counted in the summary, not failures of the run); 130 after Ctrl-C
+rows, counted in the summary, not failures of the run); 7 (``InputError``)
+when there was nothing to do — every INPUT names nothing, or names only empty
+folders; 130 after Ctrl-C
 (SIGINT) and 143 after SIGTERM — both leave a valid output file that
 ``--resume`` continues; 141 when the reader of stdout goes away; the usual
 edgekit codes for errors before the run (2 for a bad option or an existing
@@ -21,8 +23,9 @@ from typing import Any
 import click
 
 from .._batch.writers import label_of, open_writer
+from ..errors import ConfigError, InputError
 from ..results import ItemError
-from .common import model_options, open_model, pop_model_options
+from .common import model_argument, model_options, open_model, pop_model_options
 
 __all__ = ["batch_cmd"]
 
@@ -37,10 +40,12 @@ class Terminated(BaseException):
 class Summary:
     """Counts what a run did: processed, failed, per-label counts, rate."""
 
-    def __init__(self, skipped: int) -> None:
+    def __init__(self, skipped: int, energy: Any = None) -> None:
         self.skipped = skipped
+        self.energy = energy  # (Power, price_kwh, watts) for the cost line, or None
         self.processed = 0
         self.failed = 0
+        self.missing: list[str] = []
         self.labels: Counter[str] = Counter()
         self.started = time.monotonic()
 
@@ -48,7 +53,19 @@ class Summary:
         self.processed += 1
         if isinstance(result, ItemError):
             self.failed += 1
+            if result.type == InputError.__name__:  # an INPUT that names no file (not a bad file)
+                self.missing.append(result.message)
         self.labels.update(label_of(result))
+
+    def nothing_done(self) -> InputError | None:
+        """The error to end with when no input named anything to process."""
+        if self.skipped or self.processed > len(self.missing):
+            return None
+        if not self.missing:
+            return InputError("nothing to do: the inputs hold no file")
+        listed = "; ".join(self.missing[:3]) + (f"; … ({len(self.missing)} in all)"
+                                                 if len(self.missing) > 3 else "")
+        return InputError(f"nothing to do: {listed}")
 
     def render(self, stopped: str | None = None, resumable: bool = True) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -60,10 +77,26 @@ class Summary:
             more = len(self.labels) - len(common)
             lines.append("labels: " + ", ".join(f"{name} {n}" for name, n in common)
                          + (f" (+{more} more)" if more > 0 else ""))
+        energy = self._energy(self.processed / elapsed)
+        if energy:
+            lines.append(energy)
         if stopped:
             lines.append(f"stopped by {stopped}; the output is complete up to here"
                          + (" — run again with --resume to continue" if resumable else ""))
         return "\n".join(lines)
+
+
+    def _energy(self, rate: float) -> str | None:
+        if self.energy is None or not self.processed:
+            return None
+        from .._device.energy import estimate
+
+        power, price, watts = self.energy
+        found = estimate(rate, power, price, watts)
+        if found is None:
+            return "energy: no load power figure for this device (pass --watts W to estimate it)"
+        origin = "--watts" if watts else "the device profile's published full-load figure"
+        return f"energy: {found.line()} (estimate from {origin}, {found.load_w:g} W)"
 
 
 @click.command("batch")
@@ -91,11 +124,16 @@ class Summary:
                    "small: much faster, scores may differ slightly from a full decode.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--watts", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Board power under load (W) for the summary's energy estimate (default: the device "
+                   "profile's published figure).")
+@click.option("--price-kwh", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Electricity price per kWh: the summary adds the cost per million items.")
 @model_options
 def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
               list_file: str | None, workers: int | None, interpreters: int | None,
               resume: bool, force: bool, engine: str, address: str | None, fast_decode: bool,
-              progress: bool | None, **kwargs: Any) -> None:
+              progress: bool | None, watts: float | None, price_kwh: float | None, **kwargs: Any) -> None:
     """Run MODEL on every image and video frame of INPUTS, in order, each once.
 
     INPUTS are image files, folders (recursive, sorted), globs ('photos/**/*.jpg')
@@ -113,34 +151,52 @@ def batch_cmd(model: str, inputs: tuple[str, ...], out: str | None, every: int,
         raise click.UsageError("--address needs --engine ray")
     if interpreters is not None and engine != "local":
         raise click.UsageError("--interpreters is for --engine local (Ray: --workers actors)")
-    path = _model_path(model)
+    path = model_argument(model, click.get_current_context())
     options = pop_model_options(kwargs)
     if options.get("threads") is None:
         options["threads"] = 1  # throughput: one interpreter per core beats threads per invoke
+    _check_extras(engine, list_file)
     with open_model(path, options) as loaded:
         writer, done = open_writer(out, resume=resume, force=force)
         with writer:
-            stopped = _run(loaded, inputs, writer, done, progress, every=every,
-                           list_file=list_file, workers=workers, interpreters=interpreters,
-                           engine=engine, address=address, fast_decode=fast_decode)
+            stopped, summary = _run(loaded, inputs, writer, done, progress, _power(options, watts, price_kwh),
+                                    every=every,
+                                    list_file=list_file, workers=workers, interpreters=interpreters,
+                                    engine=engine, address=address, fast_decode=fast_decode)
     if stopped:
         raise click.exceptions.Exit(EXIT_CODES[stopped])
+    error = summary.nothing_done()
+    if error is not None:
+        raise error
 
 
-def _model_path(model: str) -> str:
-    if model == "default":
-        from ..model import default_model_path
+def _check_extras(engine: str, list_file: str | None) -> None:
+    """What the library would refuse later, said now in the options' words."""
+    if engine == "ray":
+        import importlib.util
 
-        return default_model_path()
-    return model
+        from ..errors import ExtraMissing
+
+        if importlib.util.find_spec("ray") is None:
+            raise ExtraMissing("--engine ray", "ray", "ray[data]")
+    if list_file not in (None, "-") and not os.path.isfile(list_file):
+        raise ConfigError(f"--list {list_file}: no such file")
+
+
+def _power(options: dict[str, Any], watts: float | None, price: float | None) -> Any:
+    """(Power, price, watts) for the summary: the detected board's (or --device's) figures."""
+    from .._device.profiles import detect_device, get_profile
+
+    profile = get_profile(options["device"]) if options.get("device") else detect_device()
+    return (profile.power if profile else None, price, watts)
 
 
 def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
-         progress: bool | None, **options: Any) -> str | None:
-    """Write every result; return ``"SIGINT"``/``"SIGTERM"`` when stopped by one."""
+         progress: bool | None, energy: Any = None, **options: Any) -> tuple[str | None, Summary]:
+    """Write every result; the signal that stopped the run (``"SIGINT"``, …) and the summary."""
     from .._batch.engine import batch
 
-    summary = Summary(skipped=len(done))
+    summary = Summary(skipped=len(done), energy=energy)
     bar = _Progress(progress if progress is not None else sys.stderr.isatty(), len(done))
     results = batch(model, inputs, skip=done, **options)
     stopped: str | None = None
@@ -172,7 +228,7 @@ def _run(model: Any, inputs: tuple[str, ...], writer: Any, done: set[Any],
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, previous)
     click.echo(summary.render(stopped, resumable=writer.resumable), err=True)
-    return stopped
+    return stopped, summary
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:

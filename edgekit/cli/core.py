@@ -8,15 +8,9 @@ import click
 
 from ..errors import InputError
 from ..results import ItemError
-from .common import echo_json, model_options, open_model, pop_model_options
+from .common import echo_json, model_argument, model_options, open_model, pop_model_options
 
 __all__ = ["doctor_cmd", "inspect_cmd", "predict_cmd"]
-
-
-def _default_model() -> str:
-    from ..model import default_model_path
-
-    return default_model_path()
 
 
 @click.command("inspect")
@@ -24,26 +18,39 @@ def _default_model() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--backend", default=None, envvar="EDGEKIT_BACKEND", help="Backend used to load it.")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None, help="Labels file.")
-def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | None) -> None:
-    """Show a model's inputs, outputs, operators, metadata and which backends run it."""
-    from .._tools.inspection import backend_support, render_info
+@click.option("--delegate", default=None, envvar="EDGEKIT_DELEGATE", metavar="NAME",
+              help="Delegate used to load it (xnnpack | none | edgetpu | PATH.so[:k=v,...]); "
+                   "xnnpack, none and edgetpu are each tried in a child process too.")
+def inspect_cmd(model: str, as_json: bool, backend: str | None, labels: str | None,
+                delegate: str | None) -> None:
+    """Show a model's inputs, outputs, operators, metadata and which backends run it.
 
-    loaded = open_model(model, {"backend": backend, "labels": labels})
+    MODEL may be 'default' for the bundled digits classifier. The text is a summary;
+    --json prints every field, the whole metadata included.
+    """
+    from .._tools.inspection import DELEGATES, backend_support, delegate_support, render_info
+
+    model = model_argument(model, click.get_current_context())
+    loaded = open_model(model, {"backend": backend, "labels": labels, "delegate": delegate})
     with loaded:
         info = loaded.info
     support = backend_support(model)
+    tried = DELEGATES + ((info.delegate,) if info.delegate not in DELEGATES else ())
+    delegates = delegate_support(model, tried, backend)
     if as_json:
         out = info.to_dict()
         out["backends"] = support
+        out["delegates"] = delegates
         echo_json(out)
         return
-    click.echo(render_info(info, support))
+    click.echo(render_info(info, support, delegates))
 
 
 @click.command("predict")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("images", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per image (DESIGN schema).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per line and image: input, task, classes or detections, latency_ms.")
 @model_options
 def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Run MODEL on each IMAGE and print the results.
@@ -51,7 +58,7 @@ def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: An
     MODEL may be 'default' for the bundled digits classifier. An unreadable
     image prints an error row and the others go on; the exit code is then 7.
     """
-    path = _default_model() if model == "default" else model
+    path = model_argument(model, click.get_current_context())
     failed = 0
     with open_model(path, pop_model_options(kwargs)) as loaded:
         for image in images:
@@ -62,8 +69,8 @@ def predict_cmd(model: str, images: tuple[str, ...], as_json: bool, **kwargs: An
                 row = ItemError.from_exception(image, exc)
                 if as_json:
                     echo_json(row.to_dict())
-                else:
-                    click.echo(f"{image}: {row.type}: {row.message}", err=True)
+                else:  # the message names the image already
+                    click.echo(f"{row.type}: {row.message}", err=True)
                 continue
             result = pred.to_dict()
             result = {"input": image, **{k: v for k, v in result.items() if k != "input"}}

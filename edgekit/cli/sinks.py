@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from ..errors import ConfigError
-from ..sinks.mqtt import parse_mqtt_url
+from ..sinks.mqtt import parse_mqtt_url, require_paho
 from ..sinks.queued import QueuedSink, close_sinks
 from ..sinks.web import ServeAddress, parse_serve
 
@@ -33,14 +34,17 @@ SINK_OPTION_NAMES = (
 )
 
 # Queue sizes in front of each sink: results that may wait before the oldest is dropped.
-QUEUE_SIZES = {"jsonl": 1024, "status": 8, "video": 32, "web": 4, "window": 4, "mqtt": 256}
+QUEUE_SIZES = {"jsonl": 1024, "jsonl-file": 1024, "status": 8, "video": 32, "web": 4, "window": 4,
+               "mqtt": 256}
+CREATES_FILES = ("jsonl-file", "video")
 
 
 def sink_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the sink options (``--out``, ``--save``, ``--serve``, ``--mqtt``, …) to a command."""
     decorators = [
         click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-                     help="Write results as JSON lines to FILE ('-': stdout)."),
+                     help="Write results as JSON lines to FILE ('-': stdout); stdout then gets none "
+                          "unless --json."),
         click.option("--save", type=click.Path(dir_okay=False), default=None,
                      help="Save the annotated video to FILE (.mp4)."),
         click.option("--serve", metavar="[HOST:]PORT", default=None,
@@ -63,7 +67,7 @@ def sink_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True, help="Overwrite existing --out/--save files."),
         click.option("--no-status", is_flag=True, help="No live status line on the terminal."),
         click.option("--json", "json", is_flag=True,
-                     help="JSON lines on stdout even when it is a terminal."),
+                     help="JSON lines on stdout even when it is a terminal or --out is given."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -101,6 +105,10 @@ def check_sink_options(**opts: Any) -> None:
                 f"--serve {address.host}:{address.port} is reachable from other machines; "
                 "give --token TOKEN (or --insecure to allow anyone)")
     if opts.get("mqtt"):
+        require_paho("--mqtt")
+        if "@" in urlsplit(opts["mqtt"]).netloc:
+            raise ConfigError("--mqtt: give the user name and password with --mqtt-username and "
+                              "--mqtt-password (or env EDGEKIT_MQTT_PASSWORD), not in the URL")
         target = parse_mqtt_url(opts["mqtt"])
         cafile = opts.get("mqtt_cafile")
         if cafile and not target.tls:
@@ -110,9 +118,9 @@ def check_sink_options(**opts: Any) -> None:
         if opts.get("mqtt_password") and not opts.get("mqtt_username"):
             raise ConfigError("--mqtt-password needs --mqtt-username")
     if opts.get("show"):
-        from ..sinks.window import check_gui
+        from ..sinks.window import CLI_HINT, check_gui
 
-        check_gui()
+        check_gui("--show", CLI_HINT)
 
 
 def build_sinks(
@@ -135,10 +143,12 @@ def build_sinks(
     json: bool = False,
     fps: float | None = None,
     queued: bool = True,
+    on_stdout_closed: Callable[[], Any] | None = None,
 ) -> list[Any]:
     """Open the sinks the options ask for (the keyword names are :func:`sink_options`'s).
 
-    JSON lines go to stdout when it is not a terminal (or with ``json``); on a
+    JSON lines go to stdout with ``json``, or when stdout is not a terminal and
+    no ``out`` file is asked for (one destination unless both are asked); on a
     terminal a live status line is shown instead (unless ``no_status``).
 
     Args:
@@ -146,6 +156,7 @@ def build_sinks(
         fps: Frame rate of the source, for ``--save`` (estimated when ``None``).
         queued: Wrap each sink in a :class:`QueuedSink` (the default; the stream
             relies on it so that a slow sink never blocks inference).
+        on_stdout_closed: Called once when the reader of stdout goes away.
 
     Returns:
         The sinks, in a fixed order: stdout, --out, status, --save, --serve, --show, --mqtt.
@@ -160,10 +171,10 @@ def build_sinks(
     if out == "-":  # --out - is stdout
         out, json = None, True
     factories: list[tuple[str, Callable[[], Any]]] = []
-    if json or not stdout_is_tty:
-        factories.append(("jsonl", lambda: _jsonl(None, False)))
+    if json or (not stdout_is_tty and not out):
+        factories.append(("jsonl", lambda: _jsonl(None, False, on_stdout_closed)))
     if out:
-        factories.append(("jsonl", lambda: _jsonl(out, force)))
+        factories.append(("jsonl-file", lambda: _jsonl(out, force)))
     if stdout_is_tty and not json and not no_status:
         factories.append(("status", _status))
     if save:
@@ -175,21 +186,24 @@ def build_sinks(
     if mqtt:
         factories.append(("mqtt", lambda: _mqtt(mqtt, topic, qos, mqtt_username, mqtt_password,
                                                 mqtt_cafile)))
-    sinks: list[Any] = []
+    # Open the sinks that may still fail (a broker, a port, a display) before those that
+    # create files, so that a failure leaves no empty --out/--save file behind.
+    opened: dict[int, Any] = {}
     try:
-        for kind, factory in factories:
+        for index in sorted(range(len(factories)), key=lambda i: factories[i][0] in CREATES_FILES):
+            kind, factory = factories[index]
             sink = factory()
-            sinks.append(QueuedSink(sink, maxsize=QUEUE_SIZES[kind]) if queued else sink)
+            opened[index] = QueuedSink(sink, maxsize=QUEUE_SIZES[kind]) if queued else sink
     except BaseException:
-        close_sinks(sinks)
+        close_sinks(list(opened.values()))
         raise
-    return sinks
+    return [opened[index] for index in sorted(opened)]
 
 
-def _jsonl(target: str | None, force: bool) -> Any:
+def _jsonl(target: str | None, force: bool, on_reader_gone: Callable[[], Any] | None = None) -> Any:
     from ..sinks.jsonl import JsonLinesSink
 
-    return JsonLinesSink(target, force=force)
+    return JsonLinesSink(target, force=force, on_reader_gone=on_reader_gone)
 
 
 def _status() -> Any:

@@ -1,27 +1,36 @@
-"""``edgekit train``, ``export`` and ``evaluate``: the trainer's commands.
+"""``edgekit train`` and ``export``: the trainer's commands (classifiers, and detectors with
+``--task detect``).
 
 They need TensorFlow (``pip install 'edgekit-tflite[train]'``); without it each prints
 one line naming the extra and exits 2. ``trainer`` is imported only inside the
-callbacks, so ``edgekit --help`` never loads it.
+callbacks, so ``edgekit --help`` never loads it. TensorFlow's own log lines stay off the
+terminal unless ``--debug``. (``evaluate`` needs only the runtime: see ``evaluate.py``.)
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from .common import echo_json, lazy_trainer, model_options, pop_model_options
+from ..errors import ConfigError
+from .common import debugging, echo_json, lazy_trainer, quiet_native_stderr
 
-__all__ = ["evaluate_cmd", "export_cmd", "train_cmd"]
+__all__ = ["export_cmd", "train_cmd"]
 
 BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+# options a resumed run takes from its record unless given again (then they must match it)
+RECORDED = ("model", "size", "alpha", "weights", "channels", "resize", "epochs", "fine_tune_epochs", "batch_size",
+            "learning_rate", "val_fraction", "seed", "augment", "flip", "patience", "strategy")
 
 
 @click.command("train")
-@click.argument("data", type=click.Path())
-@click.option("--out", "out", required=True, type=click.Path(), help="RUN folder to write.")
+@click.argument("data", type=click.Path(), required=False)
+@click.option("--out", "out", type=click.Path(), help="RUN folder to write.")
 @click.option("--task", type=click.Choice(["classify", "detect"]), default="classify", show_default=True,
               help="classify: DATA has one folder per class; detect: DATA is a YOLO (images/ + labels/, "
                    "data.yaml or classes.txt) or COCO JSON dataset.")
@@ -34,89 +43,102 @@ BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
               help="imagenet | none | PATH to backbone weights (default: imagenet, tiny none).")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="3", show_default=True,
               help="1 = greyscale input, 3 = RGB.")
-@click.option("--resize", type=click.Choice(["stretch", "crop", "letterbox"]), default=None,
-              help="How images (and later camera frames) are fitted to the input "
-                   "(default: stretch; detect: letterbox, the only choice).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Maximum epochs; early stopping on validation loss (detect: mAP) usually ends sooner "
-                   "(default: 30; detect: 80).")
+@click.option("--resize", type=click.Choice(["stretch", "crop", "letterbox"]), default="stretch",
+              show_default=True, help="How images (and later camera frames) are fitted to the input "
+                                      "(detect: letterbox, the only choice).")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Maximum epochs (early stopping on validation loss usually ends sooner; detect: on "
+                   "validation mAP, default 80).")
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=None,
               help="Stage-2 epochs with a pretrained backbone (default: epochs/2).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Default: 32; detect: 8.")
-@click.option("--lr", "learning_rate", type=float, default=None,
-              help="Learning rate (default: 0.001; detect: 0.002, cosine-decayed).")
-@click.option("--val-split", "val_fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=None, help="Validation share when DATA has no val split (default: 0.2, stratified; "
-                                 "detect: 0.15).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Images per training step (across all workers and devices together; detect default 8).")
+@click.option("--lr", "learning_rate", type=float, default=1e-3, show_default=True,
+              help="Learning rate (detect default 0.002, cosine-decayed).")
+@click.option("--val-split", "val_fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True, help="Validation share when DATA has no val/ folder (stratified; detect "
+                                      "default 0.15, random).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed (validation split, augmentation, initial weights).")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random flip, rotation, zoom, shift, brightness/contrast, noise.")
 @click.option("--flip/--no-flip", default=True, show_default=True,
               help="Horizontal flips in the augmentation (off for text, digits, arrows).")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
-              help="Early-stopping patience in epochs (default: 5; detect: 15).")
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Early-stopping patience in epochs (detect default 15).")
 @click.option("--width", type=click.IntRange(min=8), default=None,
               help="detect: channels of the feature pyramid and head (default: 64).")
 @click.option("--warmup-epochs", type=click.IntRange(min=0), default=None,
               help="detect, tiny backbone: epochs it first learns to classify object crops "
                    "(default: 10; 0 = none).")
 @click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
-              show_default=True, help="tf.distribute strategy (multiworker reads TF_CONFIG).")
+              show_default=True, help="tf.distribute strategy: mirrored = every GPU (or CPU) of this machine; "
+              "multiworker = several machines, each started with TF_CONFIG.")
+@click.option("--join-timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
+              help="Seconds a multiworker training waits for all workers to join.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), default=None, metavar="RUN",
+              help="Continue the interrupted run RUN from its last finished epoch (same data and options; "
+              "options not given are taken from RUN).")
 @click.option("--force", is_flag=True, help="Overwrite an existing RUN folder.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.pass_context
 @lazy_trainer
-def train_cmd(data: str, out: str, task: str, channels: str, quiet: bool, **kwargs: Any) -> None:
-    """Train a classifier (or, with --task detect, a detector) on DATA into --out RUN.
+def train_cmd(ctx: click.Context, data: str | None, out: str | None, task: str, resume: str | None, quiet: bool,
+              **kwargs: Any) -> None:
+    """Train a classifier on DATA (one sub-folder of images per class) into --out RUN.
 
-    Classify: DATA holds one sub-folder of images per class, or train/, val/
-    (and test/) splits of them. Detect: DATA is a YOLO dataset (images/ and
-    labels/ with one 'class cx cy w h' line per object, class names in data.yaml
-    or classes.txt, optional train/val/test splits) or COCO JSON; every label file
-    is checked and unusable ones are listed. RUN receives model.keras (best
-    checkpoint), labels.txt, history.json, provenance.json, split.json and
-    training.png. Then: edgekit export RUN --quantize int8.
+    With --task detect, DATA is a YOLO dataset (images/ and labels/ with one
+    'class cx cy w h' line per object, class names in data.yaml or classes.txt,
+    optional train/val/test splits) or COCO JSON; every label file is checked and
+    the unusable ones are listed; the checkpoint is picked by validation mAP.
+
+    DATA may also hold train/, val/ (and test/) splits. RUN receives model.keras
+    (best checkpoint), labels.txt, history.json, provenance.json, split.json and
+    training.png. The summary puts the validation accuracy next to a HOG + logistic
+    regression baseline and the majority-class rate. Then: edgekit export RUN --quantize int8.
+    An interrupted run continues with: edgekit train --resume RUN.
     """
-    given = {k: v for k, v in kwargs.items() if v is not None}
+    from edgekit._evaluate.folder import check_trainable, folder_warnings
+
+    given = {k: v for k, v in kwargs.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
     if task == "detect":
-        _train_detector(data, out, channels, quiet, given)
+        _train_detector(data, out, resume, quiet, given)
         return
     for name in ("width", "warmup_epochs"):
         if name in given:
-            from ..errors import ConfigError
-
             raise ConfigError(f"--{name.replace('_', '-')} is for detectors (--task detect)")
-    from edgekit_trainer import TrainConfig, train
-
-    config = TrainConfig(data=data, out=out, channels=int(channels), verbose=0 if quiet else None,
-                         command=("edgekit", *sys.argv[1:]), **given)
-    try:
-        result = train(config)
-    except KeyboardInterrupt as exc:
-        click.echo(f"Interrupted: {exc}", err=True)
-        raise click.exceptions.Exit(130) from None
-    if result.skipped:
-        click.echo(f"skipped {len(result.skipped)} files (listed in {result.run}/provenance.json): "
-                   + ", ".join(p for p, _ in result.skipped[:5]) + (" …" if len(result.skipped) > 5 else ""),
-                   err=True)
-    click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs "
-               f"({result.stages} stage{'s' if result.stages > 1 else ''}, {result.replicas} replica"
-               f"{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
+        kwargs.pop(name)
+    data, out = _run_arguments(ctx, data, out, resume, kwargs)
+    _, sizes = check_trainable(data)  # before TensorFlow: an unusable folder fails in milliseconds
+    early = folder_warnings(data, sizes)
+    for line in early:
+        click.echo(f"warning: {line}", err=True)
+    with quiet_native_stderr(not debugging()):
+        config, result = _train(data, out, resume, quiet, kwargs)
+    if not _is_chief(config.strategy):
+        click.echo(f"validation accuracy {result.val_accuracy:.2%} after {result.epochs} epochs on "
+                   f"{result.replicas} replicas; the chief writes the run folder {result.run}")
+        return
+    _print_summary(result, config.model, set(early))
 
 
-def _train_detector(data: str, out: str, channels: str, quiet: bool, given: dict[str, Any]) -> None:
+def _train_detector(data: str | None, out: str | None, resume: str | None, quiet: bool,
+                    given: dict[str, Any]) -> None:
+    """``train --task detect``: only the options given on the command line reach :class:`DetectConfig`."""
+    if data is None or out is None or resume is not None:
+        raise click.UsageError("a detector trains from DATA into --out RUN (no --resume)")
+    if given.pop("channels", "3") != "3" or given.pop("resize", "letterbox") != "letterbox":
+        raise ConfigError("detectors take RGB input (--channels 3) letterboxed (--resize letterbox)")
+    for name in ("fine_tune_epochs", "join_timeout"):
+        if given.pop(name, None) is not None:
+            raise ConfigError(f"--{name.replace('_', '-')} is for classifiers")
     from edgekit_trainer.detect import DetectConfig, train
 
-    from ..errors import ConfigError
-
-    if channels != "3" or given.pop("resize", "letterbox") != "letterbox":
-        raise ConfigError("detectors take RGB input (--channels 3) letterboxed (--resize letterbox)")
-    if given.pop("fine_tune_epochs", None) is not None:
-        raise ConfigError("--fine-tune-epochs is for classifiers; a pretrained detector backbone is "
-                          "frozen for the first epochs, then trained with the rest")
-    config = DetectConfig(data=data, out=out, verbose=0 if quiet else None,
-                          command=("edgekit", *sys.argv[1:]), **given)
+    config = DetectConfig(data=data, out=out, verbose=0 if quiet else None, command=("edgekit", *sys.argv[1:]),
+                          **given)
     try:
-        result = train(config)
+        with quiet_native_stderr(not debugging()):
+            result = train(config)
     except KeyboardInterrupt as exc:
         click.echo(f"Interrupted: {exc}", err=True)
         raise click.exceptions.Exit(130) from None
@@ -133,7 +155,6 @@ def _train_detector(data: str, out: str, channels: str, quiet: bool, given: dict
 
 def _run_task(run: str) -> str:
     import json
-    from pathlib import Path
 
     try:
         return str(json.loads((Path(run) / "provenance.json").read_text()).get("task", "classify"))
@@ -141,10 +162,73 @@ def _run_task(run: str) -> str:
         return "classify"  # the classification export reports what is missing
 
 
+def _train(data: str, out: str, resume: str | None, quiet: bool, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    from edgekit_trainer import ClusterError, TrainConfig, train
+
+    config = TrainConfig(data=data, out=out, channels=int(kwargs.pop("channels")), verbose=0 if quiet else None,
+                         command=("edgekit", *sys.argv[1:]), resume=resume is not None, **kwargs)
+    try:
+        return config, train(config)
+    except KeyboardInterrupt as exc:
+        click.echo(f"Interrupted: {exc}", err=True)
+        raise click.exceptions.Exit(130) from None
+    except ClusterError as exc:
+        if exc.resumable:
+            raise ClusterError(f"{exc} (on every worker: edgekit train --resume {out})", resumable=True) from None
+        raise
+
+
+def _print_summary(result: Any, backbone: str, shown: set[str]) -> None:
+    """Skipped files and late warnings (stderr), the accuracy table (stdout), the loud line last."""
+    from edgekit_trainer.verdict import render_verdict
+
+    for line in result.warnings:
+        if line not in shown:
+            click.echo(f"warning: {line}", err=True)
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)} files (listed in {result.run}/provenance.json): "
+                   + ", ".join(p for p, _ in result.skipped[:5]) + (" …" if len(result.skipped) > 5 else ""),
+                   err=True)
+    click.echo(f"finished after {result.epochs} epochs ({result.stages} stage{'s' if result.stages > 1 else ''}, "
+               f"{result.replicas} replica{'s' if result.replicas > 1 else ''}); run folder: {result.run}")
+    for line in render_verdict(result.verdict, backbone) if result.verdict else ():
+        if line.startswith("WARNING"):
+            click.secho(line, err=True, fg="red", bold=True)
+        else:
+            click.echo(line)
+
+
+def _run_arguments(ctx: click.Context, data: str | None, out: str | None, resume: str | None,
+                   kwargs: dict[str, Any]) -> tuple[str, str]:
+    """``(DATA, RUN)``; with ``--resume`` the options not given are filled in from RUN's record."""
+    if resume is None:
+        if data is None or out is None:
+            raise click.UsageError("give DATA and --out RUN (or --resume RUN to continue a run)")
+        return data, out
+    if out is not None and Path(out).resolve() != Path(resume).resolve():
+        raise click.UsageError(f"--out {out} and --resume {resume} name different runs; give only --resume")
+    from edgekit_trainer.checkpoints import recorded_options
+
+    recorded = recorded_options(resume)
+    for name in RECORDED:
+        if ctx.get_parameter_source(name) is ParameterSource.DEFAULT and name in recorded:
+            kwargs[name] = str(recorded[name]) if name == "channels" else recorded[name]
+    return data or str(recorded["data"]), resume
+
+
+def _is_chief(strategy: str) -> bool:
+    if strategy != "multiworker":
+        return True
+    from edgekit_trainer.distribute import parse_tf_config
+
+    return parse_tf_config(os.environ.get("TF_CONFIG")).chief
+
+
 @click.command("export")
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--quantize", type=click.Choice(["float32", "float16", "dynamic", "int8", "all"]),
-              default="int8", show_default=True)
+              default="int8", show_default=True,
+              help="Precision of the exported model; all: the four variants side by side.")
 @click.option("--io", type=click.Choice(["uint8", "int8", "float32"]), default="uint8", show_default=True,
               help="Input/output type of the int8 model.")
 @click.option("--calib", type=click.IntRange(min=1), default=200, show_default=True,
@@ -157,21 +241,30 @@ def _run_task(run: str) -> str:
 @click.option("--data", type=click.Path(), default=None,
               help="The dataset folder, if it moved since training.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
+@click.option("--force", is_flag=True,
+              help="Write the model even if it is not clearly above the majority-class rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per written file.")
 @lazy_trainer
 def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
     """Convert RUN's model to .tflite, check it through the edgekit runtime, embed the metadata.
 
-    For a detector RUN, the check is mAP@0.5 by pycocotools and --max-drop is in mAP points.
+    A model that is not clearly above the majority-class rate is refused (nothing written)
+    unless --force. For a detector RUN, the check is mAP@0.5 by pycocotools and --max-drop
+    is in mAP points.
     """
     if _run_task(run) == "detect":
         _export_detector(run, as_json, kwargs)
         return
-    from edgekit_trainer import ExportConfig, export
+    from edgekit_trainer import ChanceLevel, ExportConfig, export
     from edgekit_trainer.exporter import render_table
 
     log = None if as_json else (lambda msg: click.echo(msg, err=True))
-    models = export(ExportConfig(run=run, **kwargs), log=log)
+    try:
+        with quiet_native_stderr(not debugging()):
+            models = export(ExportConfig(run=run, **kwargs), log=log)
+    except ChanceLevel as exc:
+        raise ChanceLevel(str(exc).replace("(export with force to write it anyway)",
+                                           "(pass --force to write it anyway)")) from None
     if as_json:
         for m in models:
             echo_json({"path": str(m.path), "quantize": m.quantize, "io": m.io, "size": m.size,
@@ -185,8 +278,10 @@ def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
 def _export_detector(run: str, as_json: bool, kwargs: dict[str, Any]) -> None:
     from edgekit_trainer.detect.export import DetectExportConfig, export, render_table
 
+    kwargs.pop("force")  # the chance guard is a classifier's; a detector's gate is --max-drop
     log = None if as_json else (lambda msg: click.echo(msg, err=True))
-    models = export(DetectExportConfig(run=run, **kwargs), log=log)
+    with quiet_native_stderr(not debugging()):
+        models = export(DetectExportConfig(run=run, **kwargs), log=log)
     if as_json:
         for m in models:
             echo_json({"path": str(m.path), "quantize": m.quantize, "io": m.io, "size": m.size,
@@ -195,79 +290,3 @@ def _export_detector(run: str, as_json: bool, kwargs: dict[str, Any]) -> None:
     click.echo(render_table(models))
     for m in models:
         click.echo(f"wrote {m.path} ({m.size / 1024:.1f} KB)")
-
-
-@click.command("evaluate")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path())
-@click.option("--confusion", type=click.Path(dir_okay=False), default="confusion.png", show_default=True,
-              help="Classifiers: where to write the confusion-matrix PNG.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Detectors: folder for the precision-recall PNG (none without it).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
-              help="Detectors: the split to score (default: test, else val, else every image).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one object: accuracy, per-class metrics, confusion matrix "
-                   "(detectors: map50, map, per_class).")
-@model_options
-def evaluate_cmd(model: str, data: str, confusion: str, out_dir: str | None, split: str | None,
-                 as_json: bool, **kwargs: Any) -> None:
-    """Score MODEL on the labelled DATA: a classifier or a detector.
-
-    Classifiers (needs the train extra): accuracy, per-class precision/recall/F1,
-    confusion matrix and latency on a class-per-folder tree. Detectors (runtime
-    and pycocotools only, the eval extra): mAP@0.5, mAP@0.5:0.95 and per-class AP
-    by pycocotools on a YOLO or COCO dataset or one split's folder.
-    MODEL may be 'default' for the bundled digits classifier.
-    """
-    if model == "default":
-        from ..model import default_model_path
-
-        model = default_model_path()
-
-    opts = pop_model_options(kwargs)
-    load_args = {k: v for k, v in opts.items() if v is not None and k != "model_sha256"}
-    if opts.get("model_sha256"):
-        load_args["sha256"] = opts["model_sha256"]
-    if _is_detector(model, load_args):
-        _evaluate_detector(model, data, out_dir, split, as_json, load_args)
-        return
-    _evaluate_classifier(model, data, confusion, as_json, load_args)
-
-
-def _is_detector(model: str, load_args: dict[str, Any]) -> bool:
-    """Whether MODEL loads as a detector (a model that does not load is left to the classifier path,
-    which reports why)."""
-    from ..errors import EdgekitError
-    from ..model import load
-
-    try:
-        with load(model, **load_args) as loaded:
-            return loaded.task == "detect"
-    except EdgekitError:
-        return False
-
-
-def _evaluate_detector(model: str, data: str, out_dir: str | None, split: str | None, as_json: bool,
-                       load_args: dict[str, Any]) -> None:
-    from pathlib import Path
-
-    from .._evaluate.detect import evaluate_detector, render_report
-
-    png = Path(out_dir) / "precision_recall.png" if out_dir else None
-    report = evaluate_detector(model, data, split=split, pr_png=png, **load_args)
-    if as_json:
-        echo_json(report.to_dict())
-    else:
-        click.echo(render_report(report))
-
-
-@lazy_trainer
-def _evaluate_classifier(model: str, data: str, confusion: str, as_json: bool, load_args: dict[str, Any]) -> None:
-    from edgekit_trainer.evaluation import evaluate, render_report
-
-    report = evaluate(model, data, confusion_png=confusion, **load_args)
-    if as_json:
-        echo_json(report.to_dict())
-    else:
-        click.echo(render_report(report))

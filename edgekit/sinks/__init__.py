@@ -1,4 +1,5 @@
-"""Where stream results go: JSON lines, a status line, video, web preview, window, MQTT.
+"""Where stream results go: JSON lines, a status line, video, web preview, window, MQTT,
+Home Assistant (MQTT discovery).
 
 Every sink has the :class:`Sink` protocol (``name``, ``write(item, frame, stats)``,
 ``close()``). ``edgekit.stream`` puts each behind a :class:`QueuedSink` so that a
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from ..results import StreamStats
 from .base import Sink
+from .homeassistant import HomeAssistantSink
 from .jsonl import JsonLinesSink
 from .mqtt import MqttSink, parse_mqtt_url
 from .overlay import annotate
@@ -34,6 +36,7 @@ from .web import WebSink, parse_serve
 from .window import WindowSink
 
 __all__ = [
+    "HomeAssistantSink",
     "JsonLinesSink",
     "MqttSink",
     "QueuedSink",

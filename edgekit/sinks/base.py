@@ -16,7 +16,8 @@ class Sink(Protocol):
     """Receives every result (and event) of a stream, in order.
 
     ``frame`` is the source frame the result was computed on (BGR ``uint8``),
-    for sinks that draw; ``None`` for events. A sink must not block for long:
+    for sinks that draw; for a ``rule`` event, the frame that changed the rule;
+    ``None`` for other events. A sink must not block for long:
     the stream wraps slow sinks in a bounded queue and counts what it drops.
     """
 

@@ -7,14 +7,15 @@ flushed, so a process killed at any moment leaves only complete lines behind.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from .._jsonout import json_line
 from ..errors import ConfigError
 from ..results import StreamStats
 
@@ -22,9 +23,8 @@ __all__ = ["JsonLinesSink", "check_new_file", "open_new_file", "to_json_line"]
 
 
 def to_json_line(item: Any) -> str:
-    """``item.to_dict()`` as one compact JSON line (with the newline)."""
-    return json.dumps(item.to_dict(), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    """``item.to_dict()`` as one compact, strict JSON line (non-finite numbers as ``null``)."""
+    return json_line(item.to_dict())
 
 
 def check_new_file(path: str | os.PathLike[str], force: bool, option: str) -> Path:
@@ -69,13 +69,16 @@ class JsonLinesSink:
         target: A path (opened with :func:`open_new_file`) or an open text stream
             (e.g. ``sys.stdout``; not closed by :meth:`close`).
         force: Overwrite an existing file.
+        on_reader_gone: Called once, from the writing thread, when the reader of
+            the stream went away (a broken pipe: ``edgekit run | head``); later
+            lines are dropped. ``edgekit run`` stops there.
 
     Attributes:
         dropped: Lines that could not be written (the reader of a pipe went away, disk full).
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str] | None = None,
-                 force: bool = False) -> None:
+                 force: bool = False, on_reader_gone: Callable[[], Any] | None = None) -> None:
         if target is None or target == "-":
             self._stream: IO[str] = sys.stdout
             self._owned = False
@@ -91,6 +94,7 @@ class JsonLinesSink:
         self.dropped = 0
         self.lines = 0
         self._broken = False
+        self._on_reader_gone = on_reader_gone
 
     def write(self, item: Any, frame: np.ndarray | None = None,
               stats: StreamStats | None = None) -> None:
@@ -109,7 +113,11 @@ class JsonLinesSink:
             if self._stream is sys.stdout:
                 # Python would print an error when flushing stdout at exit.
                 with contextlib.suppress(OSError, ValueError):
-                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                    os.close(devnull)
+            if self._on_reader_gone is not None:
+                self._on_reader_gone()
         except OSError:  # e.g. disk full: this line is lost, later ones may fit
             self.dropped += 1
 

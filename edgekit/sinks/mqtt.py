@@ -6,6 +6,11 @@ written while the client is disconnected wait in a bounded queue and are sent,
 in order, when it reconnects; when that queue overflows the oldest waiting
 result is dropped and counted in ``dropped``. ``close`` waits (bounded) for
 in-flight messages and reports in ``unsent`` (and the log) what did not go out.
+
+For other publishers on the same connection (Home Assistant discovery):
+:meth:`MqttSink.publish` sends to any topic (retained or not) through the same
+queue, ``will`` is the Last-Will message the broker publishes (retained) if the
+connection is lost, ``birth`` the message sent (retained) on every (re)connection.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ..errors import ConfigError, ExtraMissing
 from ..results import StreamStats
 from .jsonl import to_json_line
 
-__all__ = ["MqttSink", "MqttTarget", "parse_mqtt_url"]
+__all__ = ["MqttSink", "MqttTarget", "parse_mqtt_url", "require_paho"]
 
 log = logging.getLogger("edgekit.sinks")
 
@@ -36,11 +41,16 @@ _FATAL_REASONS = ("Bad user name or password", "Not authorized", "Unsupported pr
                   "Client identifier not valid")
 
 
-def _paho() -> Any:
+def require_paho(feature: str = "MqttSink") -> Any:
+    """The paho-mqtt client module.
+
+    Raises:
+        ExtraMissing: paho-mqtt is not installed (``feature`` names what needs it).
+    """
     try:
         import paho.mqtt.client as mqtt
     except ImportError:
-        raise ExtraMissing("--mqtt", "mqtt", "paho-mqtt") from None
+        raise ExtraMissing(feature, "mqtt", "paho-mqtt") from None
     return mqtt
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +79,7 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         raise ConfigError(f"MQTT URL {url!r}: no host name")
     if parts.username or parts.password:
         raise ConfigError(f"MQTT URL {url!r}: give the user name and password as options "
-                          "(--mqtt-username/--mqtt-password, or MqttSink(username=, password=)), not in the URL")
+                          "(username=, password=), not in the URL")
     tls = parts.scheme == "mqtts"
     return MqttTarget(parts.hostname, port or (8883 if tls else 1883), tls)
 
@@ -89,6 +99,9 @@ class MqttSink:
             refuses the credentials within it is a ``ConfigError``, one that is
             not reachable yet only a warning (results queue until it is).
         close_timeout: Seconds :meth:`close` waits for queued and in-flight messages.
+        will: ``(topic, payload)`` the broker publishes, retained, when the
+            connection is lost without a goodbye (MQTT Last Will).
+        birth: ``(topic, payload)`` published, retained, on every (re)connection.
 
     Attributes:
         sent: Messages the broker acknowledged (QoS 1/2) or that were written out (QoS 0).
@@ -103,17 +116,19 @@ class MqttSink:
     def __init__(self, url: str, topic: str = "edgekit/results", qos: int = 0, *,
                  username: str | None = None, password: str | None = None,
                  cafile: str | None = None, queue_size: int = 1000,
-                 connect_wait: float = 2.0, close_timeout: float = 1.0) -> None:
+                 connect_wait: float = 2.0, close_timeout: float = 1.0,
+                 will: tuple[str, bytes] | None = None, birth: tuple[str, bytes] | None = None) -> None:
         target = parse_mqtt_url(url)
         if qos not in (0, 1, 2):
-            raise ConfigError(f"--qos must be 0, 1 or 2, got {qos!r}")
+            raise ConfigError(f"qos must be 0, 1 or 2, got {qos!r}")
         if not topic or any(c in topic for c in "#+\0"):
-            raise ConfigError(f"--topic {topic!r}: a publish topic must be non-empty, without # + or NUL")
-        mqtt = _paho()
+            raise ConfigError(f"topic {topic!r}: a publish topic must be non-empty, without # + or NUL")
+        mqtt = require_paho()
         self.name = f"mqtt:{target.host}:{target.port}/{topic}"
         self.topic, self.qos, self.close_timeout = topic, qos, close_timeout
         self.sent = self.dropped = self.unsent = 0
-        self._pending: collections.deque[bytes] = collections.deque()
+        self._pending: collections.deque[tuple[str, bytes, bool]] = collections.deque()
+        self._birth = birth
         self._queue_size = queue_size
         self._infos: collections.deque[Any] = collections.deque()
         self._lock = threading.Lock()
@@ -127,6 +142,8 @@ class MqttSink:
                                    protocol=mqtt.MQTTv311)
         if username is not None:
             self._client.username_pw_set(username, password)
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
         if target.tls:
             self._tls(cafile)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -144,7 +161,7 @@ class MqttSink:
         try:
             self._client.tls_set(ca_certs=cafile, cert_reqs=ssl.CERT_REQUIRED)
         except (OSError, ValueError, ssl.SSLError) as exc:
-            raise ConfigError(f"--mqtt-cafile {cafile!r}: {exc}") from None
+            raise ConfigError(f"cafile {cafile!r}: {exc}") from None
 
     def _wait_first(self, target: Any, wait: float) -> None:
         deadline = time.monotonic() + wait
@@ -152,7 +169,7 @@ class MqttSink:
             time.sleep(0.02)
         if self._refused:
             self._stop_client()
-            raise ConfigError(f"--mqtt {target.host}:{target.port} refused the connection: "
+            raise ConfigError(f"MQTT broker {target.host}:{target.port} refused the connection: "
                               f"{self._refused}")
         if not self._connected.is_set():
             log.warning("mqtt: %s:%d not reachable yet; results queue (up to %d) until it is",
@@ -182,6 +199,8 @@ class MqttSink:
         if self._warned:
             log.warning("mqtt: reconnected")
         self._warned = False
+        if self._birth is not None:
+            client.publish(self._birth[0], self._birth[1], qos=1, retain=True)
         self._connected.set()
         with self._lock:
             self._flush_locked()
@@ -202,7 +221,10 @@ class MqttSink:
     def write(self, item: Any, frame: np.ndarray | None = None,
               stats: StreamStats | None = None) -> None:
         """Publish ``item.to_dict()`` as JSON (queued while disconnected)."""
-        payload = to_json_line(item).rstrip("\n").encode("utf-8")
+        self.publish(self.topic, to_json_line(item).rstrip("\n").encode("utf-8"))
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Publish ``payload`` to ``topic`` with the sink's QoS, in order with the results."""
         with self._lock:
             if self._closed:
                 self.dropped += 1
@@ -210,7 +232,7 @@ class MqttSink:
             if len(self._pending) >= self._queue_size:
                 self._pending.popleft()
                 self.dropped += 1
-            self._pending.append(payload)
+            self._pending.append((topic, payload, retain))
             if self._connected.is_set():
                 self._flush_locked()
 
@@ -221,7 +243,8 @@ class MqttSink:
         # Unacknowledged messages count against the queue too: a broker that is connected
         # but slow must not make paho's own (unbounded) queue grow.
         while self._pending and self._connected.is_set() and len(self._infos) < self._queue_size:
-            info = self._client.publish(self.topic, self._pending[0], qos=self.qos)
+            topic, payload, retain = self._pending[0]
+            info = self._client.publish(topic, payload, qos=self.qos, retain=retain)
             if info.rc == self._no_conn and self.qos == 0:
                 self._connected.clear()  # the socket is gone; keep the payload for later
                 break

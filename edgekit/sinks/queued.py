@@ -6,7 +6,7 @@ bounded queue and returns; a worker thread hands the items to the inner sink in
 order. When the queue is full the **oldest queued result is dropped** (in real
 time the newest result is the one that matters) and counted in ``dropped``;
 stream events (``source_offline``, ``stopped``, …) are never dropped in favour
-of a result.
+of a result, nor is the result a ``rule`` event was made from (a snapshot draws it).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..results import FrameResult, StreamEvent, StreamStats
 from .base import Sink
 
-__all__ = ["QueuedSink", "close_sinks"]
+__all__ = ["QueuedSink", "close_sinks", "sink_names"]
 
 log = logging.getLogger("edgekit.sinks")
 
@@ -94,13 +94,23 @@ class QueuedSink:
             self._cond.notify()
 
     def _drop_one(self) -> bool:
-        """Drop the oldest queued result (not an event); ``False`` if there is none."""
+        """Drop the oldest queued result (not an event, nor the result of a rule event that
+        follows it); ``False`` if there is none."""
         for index, queued in enumerate(self._queue):
-            if not isinstance(queued[0], StreamEvent):
-                del self._queue[index]
-                self._dropped += 1
-                return True
+            if isinstance(queued[0], StreamEvent) or self._has_event(index):
+                continue
+            del self._queue[index]
+            self._dropped += 1
+            return True
         return False
+
+    def _has_event(self, index: int) -> bool:
+        """Whether the result at ``index`` is followed by a rule event made from it."""
+        if index + 1 >= len(self._queue):
+            return False
+        following = self._queue[index + 1][0]
+        return isinstance(following, StreamEvent) and following.frame is not None \
+            and following.frame == getattr(self._queue[index][0], "frame", None)
 
     def _run(self) -> None:
         while True:
@@ -163,29 +173,39 @@ class QueuedSink:
         self.close()
 
 
+def sink_names(sinks: list[Any]) -> list[str]:
+    """One distinct name per sink, in order: its ``name``, then ``name#2``, ``name#3`` … for
+    sinks that share one (two ``--out`` files, two MQTT topics on one broker)."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for sink in sinks:
+        name = getattr(sink, "name", type(sink).__name__)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
+
+
 def close_sinks(sinks: list[Any], timeout: float = 1.5) -> dict[str, bool]:
     """Close ``sinks`` in parallel, waiting at most ``timeout`` seconds in all.
 
     Returns:
-        ``{sink name: closed cleanly}``. A sink whose ``close`` raised or did not
-        return in time is ``False`` (and logged); nothing is raised.
+        ``{sink name: closed cleanly}``, one entry per sink (see :func:`sink_names`).
+        A sink whose ``close`` raised or did not return in time is ``False`` (and
+        logged); nothing is raised.
     """
-    done: dict[str, bool] = {}
+    names = sink_names(sinks)
+    done = [False] * len(sinks)
 
-    def _close(sink: Any) -> None:
-        name = getattr(sink, "name", type(sink).__name__)
+    def _close(index: int, sink: Any) -> None:
         try:
-            result = sink.close()
-            done[name] = result is not False
+            done[index] = sink.close() is not False
         except Exception as exc:  # noqa: BLE001 - closing must go on for the others
-            log.warning("sink %s: close failed: %s: %s", name, type(exc).__name__, exc)
-            done[name] = False
+            log.warning("sink %s: close failed: %s: %s", names[index], type(exc).__name__, exc)
 
-    threads = [threading.Thread(target=_close, args=(s,), daemon=True) for s in sinks]
+    threads = [threading.Thread(target=_close, args=(i, s), daemon=True) for i, s in enumerate(sinks)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return {getattr(s, "name", type(s).__name__): done.get(getattr(s, "name", ""), False)
-            for s in sinks}
+    return dict(zip(names, done))

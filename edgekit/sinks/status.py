@@ -2,7 +2,9 @@
 
 One line, rewritten in place at most a few times a second: FPS, latency
 p50/p95, dropped frames, the top result and the board temperature when the
-board exposes it. Stream events are printed above it as they happen.
+board exposes it. Stream events are printed above it as they happen, except
+``stopped``: why a stream stopped is the summary's to say (``edgekit run``
+prints it), once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def top_text(result: FrameResult) -> str:
         if not pred.classes:
             return "-"
         best = pred.classes[0]
-        return f"{best.label if best.label is not None else best.id} {best.score:.2f}"
+        return f"top {best.label if best.label is not None else best.id} (score {best.score:.2f})"
     if pred.task == "detect":
         if not pred.detections:
             return "0 objects"
@@ -41,7 +43,7 @@ def top_text(result: FrameResult) -> str:
 def status_text(result: FrameResult | None, stats: StreamStats | None) -> str:
     """The status line for the latest ``result`` and ``stats`` (pure).
 
-    Example: ``frame 120 | 29.8 fps | latency p50 12.1 ms p95 15.0 ms | dropped 3 | three 0.97 | 54.2°C``
+    Example: ``frame 120 | 29.8 fps | latency p50 12.1 ms p95 15.0 ms | dropped 3 | top three (score 0.97) | 54.2°C``
     """
     parts: list[str] = []
     if result is not None:
@@ -96,31 +98,32 @@ class StatusSink:
 
     def write(self, item: FrameResult | StreamEvent, frame: np.ndarray | None = None,
               stats: StreamStats | None = None) -> None:
-        """Update the line (throttled); print events above it."""
+        """Update the line (throttled); print events other than ``stopped`` above it."""
         if self._closed:
             return
         if isinstance(item, StreamEvent):
-            stamp = time.strftime("%H:%M:%S", time.localtime(item.ts))
-            message = f" — {item.message}" if item.message else ""
-            self._live.console.print(f"[{stamp}] {item.source}: {item.event}{message}",
-                                     markup=False, highlight=False)
-            self._refresh(force=True)
+            if item.event != "stopped":
+                stamp = time.strftime("%H:%M:%S", time.localtime(item.ts))
+                message = f" — {item.message}" if item.message else ""
+                # rich draws the live line again below what is printed: no refresh of our own
+                self._live.console.print(f"[{stamp}] {item.source}: {item.event}{message}",
+                                         markup=False, highlight=False)
             return
         self._result = item
         if stats is not None:
             self._stats = stats
-        self._refresh(force=False)
+        self._refresh()
 
-    def _refresh(self, force: bool) -> None:
+    def _refresh(self) -> None:
         now = time.monotonic()
-        if force or now - self._last >= self._interval:
+        if now - self._last >= self._interval:
             self._last = now
             self._live.update(self._text(status_text(self._result, self._stats)), refresh=True)
 
     def close(self) -> None:
-        """Draw the last line and leave it on the terminal."""
+        """Draw the last line once and leave it on the terminal."""
         if self._closed:
             return
         self._closed = True
-        self._live.update(self._text(status_text(self._result, self._stats)), refresh=True)
-        self._live.stop()
+        self._live.update(self._text(status_text(self._result, self._stats)), refresh=False)
+        self._live.stop()  # draws it

@@ -2,33 +2,34 @@
 
 Routes: ``/`` the page, ``/stream.mjpg`` the annotated stream
 (``multipart/x-mixed-replace``), ``/snapshot.jpg`` the latest annotated frame,
-``/results.json`` the latest result and stats, ``/healthz``.
+``/results.json`` the latest result and stats (and recent events, and which
+rules are on), ``/healthz``.
 
 Each frame is drawn and JPEG-encoded at most once, by the first client that
 asks for it, and shared by all clients; with no client nothing is encoded.
 With a token, every request must carry it (``?token=`` or
 ``Authorization: Bearer``), compared in constant time: missing → 401, wrong → 403.
+Without one, the ``Host`` header must name this machine, else 403 (DNS rebinding);
+the rules are :mod:`edgekit.sinks.access`'s, shared with ``edgekit serve``.
 """
 
 from __future__ import annotations
 
 import collections
-import hmac
-import ipaddress
-import json
 import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from .._jsonout import dumps
 from ..errors import ConfigError
 from ..results import FrameResult, StreamEvent, StreamStats
+from .access import ServeAddress, bearer_token, host_allowed, parse_serve, token_matches, trusted_hosts
 from .overlay import annotate
 from .webpage import CSP, PAGE
 
@@ -40,47 +41,6 @@ BOUNDARY = b"edgekitframe"
 JPEG_QUALITY = 80
 MAX_STREAMS = 8  # concurrent /stream.mjpg viewers; more get 503
 
-@dataclass(frozen=True, slots=True)
-class ServeAddress:
-    """Where the web preview listens."""
-
-    host: str
-    port: int
-
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False  # a host name: could resolve to anything
-
-
-def parse_serve(value: str | int) -> ServeAddress:
-    """Parse ``--serve [HOST:]PORT`` (``[v6addr]:PORT`` for IPv6); default host 127.0.0.1.
-
-    Raises:
-        ConfigError: The port is not a number in 0..65535 or the host is empty.
-    """
-    text = str(value).strip()
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        host = "127.0.0.1"
-    elif host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if sep and not host:
-        raise ConfigError(f"--serve {text!r}: the host before ':' is empty (use PORT or HOST:PORT)")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"--serve {text!r}: PORT must be a number, e.g. 8080 or 0.0.0.0:8080") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--serve {text!r}: port {port} is outside 0..65535")
-    return ServeAddress(host, port)
-
-
-
 class _Latest:
     """The newest frame/result/stats, and the JPEG of the newest frame once encoded."""
 
@@ -91,6 +51,7 @@ class _Latest:
         self.result: FrameResult | None = None
         self.stats: StreamStats | None = None
         self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
+        self.rules: dict[str, dict[str, Any]] = {}  # rule name → its latest event
         self.closed = False
         self.encodes = 0
         self._encode_lock = threading.Lock()
@@ -130,6 +91,7 @@ class _Latest:
                 "result": self.result.to_dict() if self.result is not None else None,
                 "stats": self.stats.to_dict() if self.stats is not None else None,
                 "events": list(self.events),
+                "rules": dict(self.rules),
                 "frames": self.seq,
                 "time": round(time.time(), 3),
             }
@@ -166,15 +128,12 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.server.token
         if token is None:
             return True
-        given = (query.get("token") or [None])[0]
-        header = self.headers.get("Authorization", "")
-        if given is None and header[:7].lower() == "bearer ":
-            given = header[7:].strip()
+        given = bearer_token((query.get("token") or [None])[0], self.headers.get("Authorization"))
         if given is None:
             self._send(401, "text/plain; charset=utf-8", b"token required\n",
                        {"WWW-Authenticate": 'Bearer realm="edgekit"'})
             return False
-        if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+        if not token_matches(given, token):
             self._send(403, "text/plain; charset=utf-8", b"wrong token\n")
             return False
         return True
@@ -184,6 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         parts = urlsplit(self.path)
+        if self.server.token is None and not host_allowed(self.headers.get("Host"),
+                                                         self.server.trusted):
+            self._send(403, "text/plain; charset=utf-8",
+                       b"unknown Host: open the preview by this machine's address\n")
+            return
         if not self._authorized(parse_qs(parts.query)):
             return
         latest = self.server.latest
@@ -191,10 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", PAGE.encode("utf-8"),
                        {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"})
         elif parts.path == "/results.json":
-            body = json.dumps(latest.snapshot(), separators=(",", ":")).encode("utf-8")
+            body = dumps(latest.snapshot()).encode("utf-8")
             self._send(200, "application/json", body)
         elif parts.path == "/healthz":
-            body = json.dumps({"status": "ok", "frames": latest.seq}).encode("utf-8")
+            body = dumps({"status": "ok", "frames": latest.seq}).encode("utf-8")
             self._send(200, "application/json", body)
         elif parts.path == "/snapshot.jpg":
             _, data = latest.jpeg(0, timeout=5.0)
@@ -243,6 +207,7 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.token = token
+        self.trusted = trusted_hosts(address[0])
         self.latest = latest
         self.stream_slots = threading.BoundedSemaphore(MAX_STREAMS)
         super().__init__(address, _Handler)
@@ -268,12 +233,12 @@ class WebSink:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None) -> None:
         if token is not None and not token.strip():
-            raise ConfigError("--token must not be empty")
+            raise ConfigError("token must not be empty")
         self.latest = _Latest()
         try:
             self._server = _Server((host, port), token, self.latest)
         except OSError as exc:
-            raise ConfigError(f"--serve {host}:{port}: cannot listen: {exc.strerror or exc}") from None
+            raise ConfigError(f"web preview on {host}:{port}: cannot listen: {exc.strerror or exc}") from None
         self.host = host
         self.port: int = self._server.server_address[1]
         shown = f"[{host}]" if ":" in host else host
@@ -294,6 +259,8 @@ class WebSink:
         if isinstance(item, StreamEvent):
             with self.latest.cond:
                 self.latest.events.append(item.to_dict())
+                if item.event == "rule" and item.rule is not None:
+                    self.latest.rules[item.rule] = item.to_dict()
             return
         self.latest.put(item, frame, stats)
 

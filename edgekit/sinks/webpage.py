@@ -57,6 +57,14 @@ SCRIPT = r"""
       const temp = s.thermal && s.thermal.temp_c;
       $("temp").textContent = typeof temp === "number" ? temp.toFixed(1) + " °C" : "-";
     }
+    const ru = $("rules");
+    ru.replaceChildren();
+    for (const [name, e] of Object.entries(d.rules || {})) {
+      const li = document.createElement("li");
+      li.textContent = name + ": " + e.state;
+      li.className = e.state === "on" ? "on" : "off";
+      ru.appendChild(li);
+    }
     const ev = $("events");
     ev.replaceChildren();
     for (const e of (d.events || []).slice().reverse()) {
@@ -100,6 +108,7 @@ PAGE = f"""<!doctype html>
   table {{ border-collapse: collapse; }}
   td {{ padding: .1rem .6rem; }} td:first-child {{ color: #999; }}
   #state {{ color: #7c7; }}
+  #rules .on {{ color: #f77; font-weight: bold; }} #rules .off {{ color: #999; }}
 </style>
 </head>
 <body>
@@ -120,6 +129,7 @@ PAGE = f"""<!doctype html>
       <tr><td>temperature</td><td id="temp">-</td></tr>
     </table>
     <h3>results</h3><ul id="results"></ul>
+    <h3>rules</h3><ul id="rules"></ul>
     <h3>events</h3><ul id="events"></ul>
   </section>
 </main>

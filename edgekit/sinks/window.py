@@ -23,7 +23,8 @@ from .overlay import annotate
 
 __all__ = ["WindowSink", "check_gui", "gui_backend"]
 
-HINT = "use --serve 127.0.0.1:8080 and open http://127.0.0.1:8080/ in a browser instead"
+HINT = "preview in a browser with a WebSink instead"
+CLI_HINT = "use --serve 127.0.0.1:8080 and open http://127.0.0.1:8080/ in a browser instead"
 
 
 def gui_backend(build_information: str) -> str | None:
@@ -34,8 +35,12 @@ def gui_backend(build_information: str) -> str | None:
     return match.group(1)
 
 
-def check_gui() -> str:
+def check_gui(feature: str = "WindowSink", hint: str = HINT) -> str:
     """Check that an OpenCV window can be opened here; return the GUI backend.
+
+    Args:
+        feature: What needs the window, named in the error (``edgekit run`` says ``--show``).
+        hint: What to do instead, appended to the error.
 
     Raises:
         ConfigError: OpenCV has no GUI support, or there is no display.
@@ -43,14 +48,14 @@ def check_gui() -> str:
     try:
         import cv2
     except ImportError:
-        raise ConfigError(f"--show needs OpenCV; {HINT}") from None
+        raise ConfigError(f"{feature} needs OpenCV; {hint}") from None
     backend = gui_backend(cv2.getBuildInformation())
     if backend is None:
-        raise ConfigError(f"--show needs OpenCV with GUI support (this one is headless); {HINT}")
+        raise ConfigError(f"{feature} needs OpenCV with GUI support (this one is headless); {hint}")
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
                                                  or os.environ.get("WAYLAND_DISPLAY")):
         # Without a display some GUI backends abort the whole process.
-        raise ConfigError(f"--show needs a display (DISPLAY is not set); {HINT}")
+        raise ConfigError(f"{feature} needs a display (DISPLAY is not set); {hint}")
     return backend
 
 
@@ -72,7 +77,7 @@ class WindowSink:
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error as exc:
-            raise ConfigError(f"--show cannot open a window ({exc}); {HINT}") from None
+            raise ConfigError(f"WindowSink cannot open a window ({exc}); {HINT}") from None
 
     def write(self, item: Any, frame: np.ndarray | None = None,
               stats: StreamStats | None = None) -> None:

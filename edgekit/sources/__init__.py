@@ -67,9 +67,9 @@ class SourceOptions:
         for name in ("width", "height"):
             value = getattr(self, name)
             if value is not None and value < 8:
-                raise ConfigError(f"--{name} must be at least 8 pixels, got {value}")
+                raise ConfigError(f"{name} must be at least 8 pixels, got {value}")
         if self.fps is not None and not 0 < self.fps <= 1000:
-            raise ConfigError(f"--fps must be in (0, 1000], got {self.fps}")
+            raise ConfigError(f"fps must be in (0, 1000], got {self.fps}")
 
 
 def _is_camera_name(text: str) -> bool:

@@ -107,22 +107,34 @@ def frame_input(source: Source) -> str | None:
 def open_with_timeout(source: Source, timeout: float) -> None:
     """``source.open()``, but give up after ``timeout`` s (a stream that never answers).
 
+    An open that finishes after the caller gave up closes the source again, so a
+    late camera or stream is not left open with nobody to release it.
+
     Raises:
         SourceOpenError: The open failed or did not finish in time.
     """
     outcome: list[BaseException | None] = []
+    lock = threading.Lock()
+    abandoned = False
 
     def _open() -> None:
         try:
             source.open()
-            outcome.append(None)
+            result = None
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome.append(exc)
+            result = exc
+        with lock:
+            outcome.append(result)
+            late = abandoned
+        if late:
+            _close_late(source)
 
     thread = threading.Thread(target=_open, name=f"edgekit-open-{source.name}", daemon=True)
     thread.start()
     thread.join(timeout)
-    if not outcome:
+    with lock:
+        abandoned = not outcome
+    if abandoned:
         raise SourceOpenError(f"{source.name}: did not open within {timeout:g} s")
     error = outcome[0]
     if isinstance(error, SourceError):
@@ -131,6 +143,15 @@ def open_with_timeout(source: Source, timeout: float) -> None:
         raise SourceOpenError(f"{source.name}: {type(error).__name__}: {error}") from error
     if error is not None:
         raise error
+
+
+def _close_late(source: Source) -> None:
+    """Release a source whose open finished after its caller gave up on it."""
+    log.info("%s: opened after the timeout; closing it", source.name)
+    try:
+        source.close()
+    except Exception as exc:  # noqa: BLE001 - nobody is left to report it to
+        log.warning("%s: close after a late open failed: %s", source.name, exc)
 
 
 class FileCapture:

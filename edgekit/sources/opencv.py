@@ -110,14 +110,14 @@ def camera_device(spec: int | str) -> int | str:
     """``0`` / ``"0"`` → 0, ``"/dev/video2"`` → ``"/dev/video2"``; anything else is a ``ConfigError``."""
     if isinstance(spec, int):
         if spec < 0:
-            raise ConfigError(f"--camera {spec}: a camera index is 0 or more")
+            raise ConfigError(f"camera {spec}: a camera index is 0 or more")
         return spec
     text = str(spec).strip()
     if text.isdigit():
         return int(text)
     if text.startswith("/dev/"):
         return text
-    raise ConfigError(f"--camera {text!r}: use an index (0, 1, …), a device (/dev/video0) or picam")
+    raise ConfigError(f"camera {text!r}: use an index (0, 1, …), a device (/dev/video0) or picam")
 
 
 class CameraSource(_CaptureSource):
@@ -150,7 +150,7 @@ class CameraSource(_CaptureSource):
             cap.release()
             raise SourceOpenError(
                 f"{self.name}: cannot open the camera (is it plugged in, in use by another program, "
-                "or a CSI camera? use --camera picam for those; see `v4l2-ctl --list-devices`)"
+                "or a CSI camera? use the picam source for those; see `v4l2-ctl --list-devices`)"
             )
         if self.fourcc:
             cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc[:4].ljust(4)))

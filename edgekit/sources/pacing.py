@@ -64,7 +64,7 @@ class Paced:
 
     def __init__(self, inner: Source, fps: float) -> None:
         if not fps or fps <= 0:
-            raise ConfigError(f"--realtime needs a frame rate > 0, got {fps}")
+            raise ConfigError(f"realtime needs a frame rate > 0, got {fps}")
         self.inner = inner
         self.name = inner.name
         self.fps = float(fps)

@@ -19,7 +19,7 @@ from .opencv import check_frame
 __all__ = ["PICAMERA2_HELP", "PicamSource"]
 
 PICAMERA2_HELP = (
-    "--camera picam needs picamera2, which this Python cannot import: on Raspberry Pi OS run "
+    "the picam source needs picamera2, which this Python cannot import: on Raspberry Pi OS run "
     "`sudo apt install python3-picamera2` and create the venv with "
     "`python3 -m venv --system-site-packages`"
 )

@@ -163,20 +163,14 @@ def test_an_unreadable_list_file_raises_config_error_after_the_inputs_before_it(
 
     got = [next(results) for _ in range(3)]
     assert [r.input for r in got] == image_folder.paths()[:3]
-    with pytest.raises(ConfigError, match=r"--list .*no\.txt: No such file"):
+    with pytest.raises(ConfigError, match=r"^list_file .*no\.txt: No such file"):
         next(results)
 
 
 def test_a_model_without_image_input_is_refused(tmp_path):
     import zoo
 
-    def build() -> bytes:
-        import keras
-
-        inputs = keras.Input((7,))
-        return zoo.convert(keras.Model(inputs, keras.layers.Dense(3)(inputs)), "float32")
-
-    path = zoo.cached("batch_dense_7_3.tflite", build)
+    path = zoo.model("batch_dense_7_3.tflite", lambda: zoo.make_models().dense(7, 3))
     with edgekit.load(path, task="raw") as dense:
         with pytest.raises(ConfigError, match="is not an image"):
             edgekit.batch(dense, [str(Path(tmp_path))])

@@ -174,3 +174,33 @@ def test_cli_fast_decode_gives_the_same_rows_in_the_same_order(model_path, image
     exact_rows, fast_rows = read_rows(exact), read_rows(fast)
     assert [r["input"] for r in fast_rows] == [r["input"] for r in exact_rows]
     assert [r.get("error") for r in fast_rows] == [r.get("error") for r in exact_rows]
+
+
+@pytest.mark.parametrize(("inputs", "reason"), [
+    (["nothere/"], "nothere/: no such file"),
+    (["nothere/*.png"], "nothere/*.png: pattern matches no file"),
+    ([], "the inputs hold no file"),  # an empty folder, added below
+])
+def test_cli_with_nothing_to_do_is_an_input_error(model_path, tmp_path, monkeypatch, inputs, reason):
+    monkeypatch.chdir(tmp_path)
+    if not inputs:
+        (tmp_path / "empty").mkdir()
+        inputs = ["empty"]
+
+    code, _, stderr = run(str(model_path), *inputs)
+
+    assert code == 7
+    assert stderr.strip().splitlines()[-1] == f"InputError: nothing to do: {reason}"
+
+
+def test_cli_with_one_real_input_among_missing_ones_finishes_with_0(model_path, image_folder, tmp_path):
+    code, stdout, _ = run(str(model_path), image_folder.paths()[0], str(tmp_path / "nothere.png"))
+
+    assert code == 0
+    assert len(stdout.splitlines()) == 2, "the missing one is an error row"
+
+
+def test_cli_refuses_a_list_file_that_does_not_exist_before_loading(tmp_path):
+    code, _, stderr = run(str(tmp_path / "no-model.tflite"), "--list", str(tmp_path / "no.txt"))
+
+    assert code == 2 and f"ConfigError: --list {tmp_path / 'no.txt'}: no such file" in stderr

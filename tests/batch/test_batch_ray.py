@@ -21,12 +21,13 @@ def without_latency(result) -> dict:
 def test_engine_ray_without_ray_names_the_extra(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
 
-    with pytest.raises(ExtraMissing, match=r"--engine ray needs ray\[data\]: install the 'ray' extra "
+    with pytest.raises(ExtraMissing, match=r"^engine=\"ray\" needs ray\[data\]: install the 'ray' extra "
                                            r"\(pip install 'edgekit-tflite\[ray\]'"):
         edgekit.batch(model, ["x.jpg"], engine="ray")
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext warnings
+@pytest.mark.slow  # starts a local Ray cluster
 def test_engine_ray_rows_equal_the_local_engine_rows(model, image_folder, tmp_path):
     ray = pytest.importorskip("ray")
     video = tmp_path / "clip.mp4"

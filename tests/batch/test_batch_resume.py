@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import zoo
 from batch_data import write_digit
+from testkit import default_signals
 
 COUNT = 900
 
@@ -40,7 +41,7 @@ def start(model_path, folder: str, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [*edgekit_cmd(), "batch", str(model_path), folder, "--out", str(out), "--workers", "1",
          "--threads", "1", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals,
     )
 
 

@@ -70,7 +70,7 @@ def test_predict_overhead_vs_bare_interpreter():
     models = {
         "MobileNetV2 224 float32": (zoo.mobilenet_v2("float32", size=224, alpha=1.0), 1.10),
         "MobileNetV2 224 int8": (zoo.mobilenet_v2("uint8", size=224, alpha=1.0), 1.10),
-        "MobileNetV3-Small float32": (zoo.mobilenet_v3_small("float32"), 1.25),
+        "MobileNetV3-Small float32": (zoo.mobilenet_v3_small("float32", size=224, classes=1000), 1.25),
     }
     rows = []
     for name, (path, goal) in models.items():
@@ -156,3 +156,37 @@ def test_process_start_to_first_result_and_peak_rss():
           f"peak RSS {b_m:.0f} MB")
     print(f"time ratio {ek_t / b_t:.2f}× (goal ≤ 1.5×); memory ratio {ek_m / b_m:.2f}× (goal ≤ 1.3×)")
     assert ek_t > 0
+
+
+LOAD_IN_CHILD = """
+import time, resource
+t0 = time.perf_counter()
+import edgekit
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t1 = time.perf_counter()
+edgekit.load({path!r})
+print(time.perf_counter() - t1, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def test_hostile_label_ids_load_as_fast_as_a_plain_model(tmp_path):
+    """Issue 15: a metadata.json naming class 20000000 once took 11.7 s and 1.4 GB to load."""
+    import tinymodels
+
+    plain, crafted = tmp_path / "plain.tflite", tmp_path / "crafted.tflite"
+    plain.write_bytes(tinymodels.classifier(3))
+    crafted.write_bytes(tinymodels.with_zip(tinymodels.classifier(3),
+                                            {"metadata.json": b'{"names": {"20000000": "x"}}'}))
+    rows = {}
+    for name, path in (("plain", plain), ("crafted", crafted)):
+        runs = []
+        for _ in range(5):
+            out = subprocess.run([sys.executable, "-c", LOAD_IN_CHILD.format(path=str(path))],
+                                 capture_output=True, text=True, check=True)
+            runs.append(tuple(float(v) for v in out.stdout.strip().splitlines()[-1].split()))
+        rows[name] = (statistics.median(t for t, _ in runs), statistics.median(m for _, m in runs))
+    print("\n\nload a tiny classifier (median of 5 fresh processes; RSS growth during load)")
+    for name, (seconds, mb) in rows.items():
+        print(f"{name:8s} {seconds * 1e3:7.1f} ms  +{mb:5.0f} MB")
+    print(f"crafted / plain time {rows['crafted'][0] / rows['plain'][0]:.2f}× (goal: < 2 s and < 300 MB)")
+    assert rows["crafted"][0] > 0

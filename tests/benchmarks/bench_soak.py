@@ -62,7 +62,7 @@ def test_structural_check_costs_a_small_fraction_of_a_load() -> None:
         "digits uint8": zoo.digits_classifier("uint8"),
         "mobilenet_v2 96 int8": zoo.mobilenet_v2("int8"),
         "mobilenet_v2 224 float32": zoo.mobilenet_v2("float32", size=224, alpha=1.0),
-        "mobilenet_v3_small 224": zoo.mobilenet_v3_small(),
+        "mobilenet_v3_small 224": zoo.mobilenet_v3_small("float32", size=224, classes=1000),
     }
     print("\n| model | MB | check_model ms | load ms | check / load |")
     print("|---|---|---|---|---|")

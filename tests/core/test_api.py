@@ -23,7 +23,7 @@ def test_every_error_class_is_exported_and_has_an_exit_code():
     assert {c.__name__ for c in classes} == {
         "EdgekitError", "ModelError", "ModelNotFound", "ModelInvalid", "ModelIncompatible",
         "SourceError", "SourceOpenError", "SourceStalled", "InputError", "ImageUnreadable",
-        "FrameInvalid", "ConfigError", "BackendMissing", "ExtraMissing"}
+        "FrameInvalid", "ConfigError", "DatasetError", "BackendMissing", "ExtraMissing"}
     for cls in classes:
         assert cls.__name__ in edgekit.__all__
         assert cls.__name__ in errors.__doc__, f"{cls.__name__} missing from the tree drawing"

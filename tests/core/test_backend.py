@@ -25,7 +25,9 @@ def test_litert_is_the_default_backend(monkeypatch):
     assert edgekit.load(zoo.mobilenet_v2("float32")).info.backend == "litert"
 
 
+@pytest.mark.slow  # imports TensorFlow into this process
 def test_environment_variable_forces_the_backend(monkeypatch):
+    pytest.importorskip("tensorflow")
     monkeypatch.setenv("EDGEKIT_BACKEND", "tensorflow")
     model = edgekit.load(zoo.mobilenet_v2("float32"))
     assert model.info.backend == "tensorflow"
@@ -52,6 +54,28 @@ def test_forced_backend_that_is_missing_names_its_package(monkeypatch):
         bk.resolve("tensorflow")
 
 
+def _import_interrupted_in_native_init(name: str):
+    # what pybind11 raises when Ctrl-C arrives while an extension module initialises
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        raise ImportError("initialization failed") from interrupt
+
+
+def test_ctrl_c_during_a_backend_import_is_an_interrupt_not_a_missing_backend(monkeypatch):
+    monkeypatch.setattr(bk.importlib, "import_module", _import_interrupted_in_native_init)
+    with pytest.raises(KeyboardInterrupt):
+        bk.BACKENDS["litert"].interpreter_class()
+
+
+def test_a_failed_backend_import_without_interrupt_names_the_package(monkeypatch):
+    def broken(name):
+        raise ImportError("libfoo.so: cannot open shared object file")
+    monkeypatch.setattr(bk.importlib, "import_module", broken)
+    with pytest.raises(BackendMissing, match="libfoo.so.*pip install ai-edge-litert"):
+        bk.BACKENDS["litert"].interpreter_class()
+
+
 def test_threads_below_one_are_refused():
     with pytest.raises(ConfigError, match="threads must be at least 1"):
         edgekit.load(zoo.mobilenet_v2("float32"), threads=0)
@@ -59,15 +83,21 @@ def test_threads_below_one_are_refused():
 
 THREAD_PROBE = """
 import os, sys, numpy as np, edgekit
+frame = np.zeros((96, 96, 3), np.uint8)
+edgekit.load(sys.argv[1], threads=1).predict(frame)  # every lazy pool but the interpreter's (OpenCV's) is up
 before = len(os.listdir('/proc/self/task'))
 model = edgekit.load(sys.argv[1], threads=int(sys.argv[2]))
-model.predict(np.zeros((96, 96, 3), np.uint8))
+model.predict(frame)
 print(len(os.listdir('/proc/self/task')) - before)
 """
 
 
 def test_threads_are_honoured_by_the_interpreter():
-    """XNNPACK starts threads-1 workers: the process gains exactly that many more threads."""
+    """XNNPACK starts threads-1 workers: a second model adds exactly that many threads.
+
+    A first single-threaded model is loaded and run before counting, so that thread pools
+    started lazily by other libraries (OpenCV's, sized by the machine) are not counted.
+    """
     grown = {}
     for threads in (1, 3):
         out = subprocess.run([sys.executable, "-c", THREAD_PROBE, str(zoo.mobilenet_v2("float32")),

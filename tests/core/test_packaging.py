@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The installed copy alone: no source tree on the path (developers' shells may set PYTHONPATH).
+INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+pytestmark = pytest.mark.slow  # builds a wheel and installs it with its dependencies into a venv
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +55,12 @@ def test_wheel_install_lists_the_device_profiles_outside_the_checkout(wheel_venv
     code = ("import json, edgekit, edgekit._device.profiles as d; "
             "print(json.dumps([edgekit.__file__, sorted(d.profiles())]))")
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
-                         cwd=tmp_path)
+                         cwd=tmp_path, env=INSTALLED)
     location, names = json.loads(out.stdout.strip().splitlines()[-1])
     assert str(REPO) not in location  # the installed copy, not the source tree
     assert {"rpi-4b", "rpi-5", "rpi-zero-2w", "generic-x86-64"} <= set(names)
     listing = subprocess.run([str(wheel_venv / "bin" / "edgekit"), "devices"], capture_output=True,
-                             text=True, cwd=tmp_path)
+                             text=True, cwd=tmp_path, env=INSTALLED)
     assert listing.returncode == 0 and "rpi-4b" in listing.stdout
 
 
@@ -65,12 +69,12 @@ def test_wheel_install_predicts_with_the_bundled_model_without_tensorflow(wheel_
     sample = subprocess.run([str(wheel_venv / "bin" / "python"), "-c",
                              "from importlib.resources import files; "
                              "print(files('edgekit') / 'data' / 'digit_sample.png')"],
-                            capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()
+                            capture_output=True, text=True, check=True, cwd=tmp_path, env=INSTALLED).stdout.strip()
     out = subprocess.run([str(edgekit), "predict", "default", sample, "--json"], capture_output=True,
-                         text=True, cwd=tmp_path)
+                         text=True, cwd=tmp_path, env=INSTALLED)
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout.strip().splitlines()[-1])
     assert row["task"] == "classify" and row["classes"][0]["score"] > 0.5
     pip_list = subprocess.run([str(wheel_venv / "bin" / "python"), "-m", "pip", "list"],
-                              capture_output=True, text=True, check=True).stdout.lower()
+                              capture_output=True, text=True, check=True, env=INSTALLED).stdout.lower()
     assert "tensorflow" not in pip_list

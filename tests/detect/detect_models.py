@@ -1,4 +1,4 @@
-"""Detection test models whose raw outputs encode known boxes (built by TensorFlow, cached).
+"""Detection test models whose raw outputs encode known boxes (committed in tests/models/).
 
 Each model's output is a constant head tensor computed from :data:`OBJECTS`
 (plus lower-scored near-duplicates that NMS must drop, and low-scored
@@ -9,8 +9,6 @@ quantized from a representative dataset, like deployed YOLO exports.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +38,6 @@ OBJECTS = (
 NUM_CLASSES = 80
 DUPLICATE_SHIFT = 0.01  # near-duplicates: IoU ~0.9 with their object
 DUPLICATE_SCORES = (0.60, 0.50)
-
-
-def _tf():  # type: ignore[no-untyped-def]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-    return tf
 
 
 def candidate_rows(n: int, objectness: bool, seed: int = 0) -> np.ndarray:
@@ -100,112 +90,41 @@ def head(layout: str, n: int, pixels: bool = False) -> np.ndarray:
     return (rows.T if channels_first else rows)[None].copy()
 
 
-def _random_pixels(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
-    rng = np.random.default_rng(1)
-    for _ in range(4):
-        yield rng.uniform(0, 255, shape).astype(np.float32)
-
-
-def _convert(fn, quant: str, shape: tuple[int, ...],  # type: ignore[no-untyped-def]
-             samples: Callable[[tuple[int, ...]], Iterator[np.ndarray]] = _random_pixels) -> bytes:
-    tf = _tf()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
-    if quant == "int8":
-
-        def representative() -> Iterator[list[np.ndarray]]:
-            for sample in samples(shape):
-                yield [sample]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    elif quant != "float32":
-        raise ValueError(quant)
-    return converter.convert()
-
-
-def constant_model(output: np.ndarray, quant: str, input_hw: tuple[int, int]) -> bytes:
-    """A ``.tflite`` taking ``[1,H,W,3]`` pixels whose one output is ``output``."""
-    tf = _tf()
-    shape = (1, *input_hw, 3)
-    const = tf.constant(output)
-
-    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
-    def model(x):  # type: ignore[no-untyped-def]
-        # pixels are >= 0, so this adds 0, but no converter can fold it away
-        return const + tf.minimum(tf.reduce_mean(x), 0.0)
-
-    return _convert(model, quant, shape)
+def yolo_name(layout: str, quant: str = "float32", pixels: bool = False) -> str:
+    return f"detect_{layout}_{quant}{'_px' if pixels else ''}.tflite"
 
 
 def yolo(layout: str, quant: str = "float32", pixels: bool = False) -> Path:
-    """A cached YOLO-layout test model (320×320 input) encoding :data:`OBJECTS`."""
-    n = 300 if layout == "yolo-end2end" else 2100
-    name = f"detect_{layout}_{quant}{'_px' if pixels else ''}.tflite"
-    return zoo.cached(name, lambda: constant_model(head(layout, n, pixels), quant, INPUT[::-1]))
+    """A YOLO-layout test model (320×320 input) encoding :data:`OBJECTS` (``make_models.yolo``)."""
+    return zoo.model(yolo_name(layout, quant, pixels), lambda: zoo.make_models().yolo(layout, quant, pixels))
 
 
-def ssd_post_process(num_classes: int = NUM_CLASSES, max_detections: int = 10) -> Callable:  # type: ignore[type-arg]
-    """An empty ``tf.function`` that the converter replaces by ``TFLite_Detection_PostProcess``."""
-    tf = _tf()
-    attrs = {"max_detections": f"i: {max_detections}", "max_classes_per_detection": "i: 1",
-             "use_regular_nms": "b: true", "detections_per_class": "i: 10", "nms_score_threshold": "f: 0.000001",
-             "nms_iou_threshold": "f: 0.6", "y_scale": "f: 10.0", "x_scale": "f: 10.0",
-             "h_scale": "f: 5.0", "w_scale": "f: 5.0", "num_classes": f"i: {num_classes}"}
-    signature = " ".join(['name: "TFLite_Detection_PostProcess"'] + [
-        f'attr {{ key: "{k}" value {{ {v} }} }}' for k, v in attrs.items()])
+def brightness_name(quant: str = "float32") -> str:
+    return f"detect_brightness_{quant}.tflite"
 
-    @tf.function(experimental_implements=signature)
-    def post(box_encodings, class_predictions, anchors):  # type: ignore[no-untyped-def]
-        zero = tf.constant(0.0, dtype=tf.float32)
-        return zero, zero, zero, zero  # boxes, classes, scores, count: filled in by the op
 
-    return post
+def brightness_model(quant: str = "float32") -> Path:
+    """:func:`yolo` ``yolov8`` whose one background candidate widens with the frame's brightness.
+
+    Its normalized width is ``0.3 + 2 × min(mean(input), 1)``: 2.3 on a white frame,
+    more than a per-frame guess of the units allowed for normalized boxes
+    (``make_models.brightness_model``).
+    """
+    return zoo.model(brightness_name(quant), lambda: zoo.make_models().brightness_model(quant))
+
+
+def ssd_name(quant: str = "float32") -> str:
+    return f"detect_ssd_{quant}.tflite"
 
 
 def ssd(quant: str = "float32") -> Path:
-    """A cached SSD model ending in the real ``TFLite_Detection_PostProcess`` op.
+    """An SSD model ending in the real ``TFLite_Detection_PostProcess`` op (``make_models.ssd``).
 
     Anchors are the boxes of :data:`OBJECTS` and its duplicates with zero box
     encodings, so the op decodes exactly those boxes, then suppresses the
     duplicates itself.
     """
-
-    def build() -> bytes:
-        import tempfile
-
-        tf = _tf()
-        rows = candidate_rows(64, objectness=False)
-        anchors = rows[:, [1, 0, 3, 2]].copy()  # ycenter, xcenter, h, w
-        classes = np.concatenate([np.zeros((64, 1), np.float32), rows[:, 4:]], axis=1)[None]
-        shape = (1, INPUT[1], INPUT[0], 3)
-        post = ssd_post_process()
-
-        @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
-        def model(x):  # type: ignore[no-untyped-def]
-            zero = tf.minimum(tf.reduce_mean(x), 0.0)
-            return post(tf.zeros((1, 64, 4)) + zero, tf.constant(classes) + zero,
-                        tf.constant(anchors))
-
-        with tempfile.TemporaryDirectory() as tmp:
-            module = tf.Module()
-            module.model = model
-            tf.saved_model.save(module, tmp, signatures={"serving_default": model})
-            converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-            converter.allow_custom_ops = True
-            if quant == "uint8":  # like the TF zoo's quantized SSDs: uint8 in, float boxes out
-                rng = np.random.default_rng(1)
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-                converter.representative_dataset = lambda: (
-                    [rng.uniform(0, 255, shape).astype(np.float32)] for _ in range(4))
-                converter.inference_input_type = tf.uint8
-            elif quant != "float32":
-                raise ValueError(quant)
-            return converter.convert()
-
-    return zoo.cached(f"detect_ssd_{quant}.tflite", build)
+    return zoo.model(ssd_name(quant), lambda: zoo.make_models().ssd(quant))
 
 
 def input_to_source(boxes: np.ndarray, src_w: int, src_h: int, mode: str,
@@ -239,42 +158,19 @@ GRID = 10  # cells per side of the red-square detector
 CELL = INPUT[0] // GRID
 
 
+def red_squares_name(quant: str = "float32") -> str:
+    return f"detect_red_squares_{quant}.tflite"
+
+
 def red_square_detector(quant: str = "float32") -> Path:
     """A detector that really looks at the frame: one class, "red", on a 10×10 grid.
 
     Each grid cell of the 320×320 RGB input (in [0, 1], edgekit's default for
     float inputs) is one candidate whose box is the cell and whose score is
     ``sigmoid(20 (mean redness - 0.5))``, redness being ``R - (G + B) / 2``.
-    Output ``[1, 5, 100]`` (YOLOv8 layout).
+    Output ``[1, 5, 100]`` (YOLOv8 layout). Built by ``make_models.red_square_detector``.
     """
-
-    def build() -> bytes:
-        tf = _tf()
-        r, c = np.divmod(np.arange(GRID * GRID), GRID)
-        boxes = np.stack([(c + 0.5) / GRID, (r + 0.5) / GRID, np.full(r.shape, 1 / GRID),
-                          np.full(r.shape, 1 / GRID)])[None].astype(np.float32)
-        shape = (1, INPUT[1], INPUT[0], 3)
-
-        @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
-        def model(x):  # type: ignore[no-untyped-def]
-            red = tf.nn.conv2d(x, tf.constant([[[[1.0], [-0.5], [-0.5]]]]), 1, "VALID")
-            cells = tf.nn.avg_pool2d(red, CELL, CELL, "VALID")
-            scores = tf.sigmoid(20.0 * (tf.reshape(cells, (1, 1, GRID * GRID)) - 0.5))
-            return tf.concat([tf.constant(boxes) + 0.0 * scores[:, :1, :1], scores], axis=1)
-
-        return _convert(model, quant, shape, _photos_with_red_squares)
-
-    return zoo.cached(f"detect_red_squares_{quant}.tflite", build)
-
-
-def _photos_with_red_squares(shape: tuple[int, ...]) -> Iterator[np.ndarray]:
-    import cv2
-
-    for i, photo in enumerate(zoo.skimage_photos()[:6]):
-        image = cv2.resize(photo, (shape[2], shape[1]))[:, :, ::-1].astype(np.float32) / 255.0
-        r, c = divmod(7 * i + 3, GRID)
-        image[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL] = (1.0, 0.0, 0.0)
-        yield image[None]
+    return zoo.model(red_squares_name(quant), lambda: zoo.make_models().red_square_detector(quant))
 
 
 def paint_cells(image: np.ndarray, cells: list[tuple[int, int]], mode: str,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import detect_models as dm
 import numpy as np
+import pytest
 from testkit import read_video
 
 
@@ -54,6 +55,7 @@ def test_predict_with_a_layout_that_does_not_fit_exits_with_a_one_line_error(tmp
     assert "[1, 84, 2100]" in done.stderr
 
 
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_inspect_shows_the_recognised_layout() -> None:
     done = _edgekit("inspect", dm.ssd(), "--json")
     assert done.returncode == 0, done.stderr

@@ -62,11 +62,21 @@ def test_forced_yolo_picks_the_largest_output_among_several() -> None:
     assert layout is not None and layout.outputs == (1,) and layout.kind == "yolov8"
 
 
-def test_layout_names_take_aliases_box_formats_and_units() -> None:
-    assert parse_layout("YOLO11:xyxy:pixels") == ("yolov8", "xyxy", "pixels")
-    assert parse_layout("yolov10") == ("yolo-end2end", None, None)
+def test_layout_names_take_aliases_box_formats_units_and_score_kinds() -> None:
+    assert parse_layout("YOLO11:xyxy:pixels") == ("yolov8", "xyxy", "pixels", None)
+    assert parse_layout("yolov10") == ("yolo-end2end", None, None, None)
+    assert parse_layout("yolov5:logits:normalized") == ("yolov5", None, "normalized", "logits")
     with pytest.raises(ConfigError, match="'cxcy' is neither a box format"):
         parse_layout("yolov8:cxcy")
+    with pytest.raises(ConfigError, match="'auto' is neither"):  # units are never guessed per frame
+        parse_layout("yolov8:auto")
+
+
+def test_the_full_spec_of_a_layout_parses_back_to_the_same_layout() -> None:
+    layout = Layout("yolov8", 80, (0,), "xyxy", "pixels", "logits")
+    assert layout.spec == "yolov8:xyxy:pixels:logits" and layout.name == "yolov8:xyxy"
+    again = recognize((Spec((1, 84, 2100)),), layout.spec)
+    assert again is not None and (again.boxes, again.coords, again.scores) == ("xyxy", "pixels", "logits")
 
 
 @pytest.mark.parametrize("names,order", [
@@ -113,7 +123,7 @@ def _v8(rows: list[tuple[float, ...]], classes: int = 3) -> np.ndarray:
 def test_logit_scores_pass_through_a_sigmoid() -> None:
     t = _v8([(0.5, 0.5, 0.2, 0.2, 3.0, -2.0, -4.0)])
     t[0, 4:, 1:] = -6.0
-    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), IDENTITY)
+    dets = decode([t], Layout("yolov8", 3, (0,), "xywh", scores="logits"), IDENTITY)
     assert len(dets) == 1 and dets[0].score == pytest.approx(1 / (1 + np.exp(-3.0)), rel=1e-5)
 
 
@@ -132,11 +142,54 @@ def test_corner_boxes_are_read_as_corners_when_declared() -> None:
     assert dets[0].box.to_list() == pytest.approx([80.0, 80.0, 160.0, 240.0])
 
 
-def test_boxes_wholly_inside_letterbox_padding_are_dropped() -> None:
-    letterbox = Transform(640, 320, 320, 320, 0.5, 0.5, 0.0, 80.0)  # content rows 80..240
-    t = _v8([(0.5, 0.1, 0.2, 0.1, 0.9, 0.0, 0.0), (0.5, 0.5, 0.2, 0.2, 0.8, 0.0, 0.0)])
-    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), letterbox)
-    assert len(dets) == 1 and dets[0].score == pytest.approx(0.8)
+LETTERBOX = Transform(640, 320, 320, 320, 0.5, 0.5, 0.0, 80.0)  # content rows 80..240 of the input
+
+
+def test_boxes_wholly_inside_letterbox_padding_are_dropped_after_nms() -> None:
+    # rows 16..76 (padding only, 0.9), 20..84 (4 rows visible, 0.8; IoU 0.875 with the first),
+    # 128..192 (0.7). NMS runs first, on the model's boxes: the second is suppressed by the
+    # first, as in Ultralytics, which then keeps the first as a zero-height box; edgekit drops it.
+    t = _v8([(0.5, 46 / 320, 0.2, 60 / 320, 0.9, 0.0, 0.0), (0.5, 52 / 320, 0.2, 64 / 320, 0.8, 0.0, 0.0),
+             (0.5, 0.5, 0.2, 0.2, 0.7, 0.0, 0.0)])
+    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), LETTERBOX)
+    assert [round(d.score, 3) for d in dets] == [0.7]
+    assert dets[0].box.to_list() == pytest.approx([256.0, 96.0, 384.0, 224.0])
+    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), LETTERBOX, (), PredictOptions(iou_threshold=0.9))
+    assert [round(d.score, 3) for d in dets] == [0.8, 0.7]
+    assert dets[0].box.to_list() == pytest.approx([256.0, 0.0, 384.0, 8.0])
+
+
+def test_nms_runs_on_unclipped_boxes_in_model_input_pixels() -> None:
+    # rows 0..200 and 70..200 of the input: IoU 0.65 as the model sees them, 1.0 once
+    # both are clipped to the letterbox content (rows 80..240): both stay, as in Ultralytics
+    t = _v8([(0.5, 100 / 320, 0.5, 200 / 320, 0.9, 0.0, 0.0), (0.5, 135 / 320, 0.5, 130 / 320, 0.8, 0.0, 0.0)])
+    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), LETTERBOX)
+    assert [round(d.score, 3) for d in dets] == [0.9, 0.8]
+    assert dets[0].box.to_list() == pytest.approx(dets[1].box.to_list())  # identical once clipped
+    assert dets[0].box.to_list() == pytest.approx([160.0, 0.0, 480.0, 240.0])
+
+
+def test_a_score_equal_to_the_threshold_is_not_kept() -> None:
+    t = _v8([(0.5, 0.5, 0.2, 0.2, 0.25, 0.0, 0.0), (0.2, 0.2, 0.1, 0.1, 0.2500001, 0.0, 0.0)])
+    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), IDENTITY, (), PredictOptions(score_threshold=0.25))
+    assert [d.score for d in dets] == [pytest.approx(0.2500001)]
+
+
+def test_equal_class_scores_go_to_the_lower_class_id_and_equal_scores_keep_output_order() -> None:
+    t = _v8([(0.2, 0.2, 0.1, 0.1, 0.0, 0.6, 0.6), (0.7, 0.7, 0.1, 0.1, 0.6, 0.0, 0.0),
+             (0.5, 0.5, 0.1, 0.1, 0.0, 0.0, 0.6)])
+    dets = decode([t], Layout("yolov8", 3, (0,), "xywh"), IDENTITY)
+    assert [(d.id, round(d.box.x1)) for d in dets] == [(1, 48), (0, 208), (2, 144)]
+
+
+def test_the_same_outputs_decode_the_same_whatever_their_magnitudes() -> None:
+    # normalized boxes reaching 2.163 (an untrained export on a photo) stay normalized: units are
+    # the layout's, decided once per model, never read from the values of a frame
+    small = _v8([(0.5, 0.5, 0.2, 0.2, 0.9, 0.0, 0.0)])
+    large = _v8([(0.5, 0.5, 0.2, 0.2, 0.9, 0.0, 0.0), (0.1, 0.9, 2.163, 0.2, 0.8, 0.0, 0.0)])
+    layout = Layout("yolov8", 3, (0,), "xywh", "normalized")
+    assert decode([small], layout, IDENTITY)[0].box == decode([large], layout, IDENTITY)[0].box
+    assert decode([large], layout, IDENTITY)[0].box.to_list() == pytest.approx([128.0, 128.0, 192.0, 192.0])
 
 
 def test_class_ids_for_maps_names_case_insensitively_and_rejects_unknown_names() -> None:
@@ -164,3 +217,14 @@ def test_non_finite_outputs_give_no_detections_and_no_warnings(layout, shapes, v
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert decode(tensors, layout, IDENTITY) == ()
+
+
+def test_detections_are_the_records_their_constructors_make() -> None:
+    from edgekit.results import BBox, Detection
+
+    dets = decode([_v8([(0.5, 0.5, 0.2, 0.2, 0.9, 0.0, 0.0)])], Layout("yolov8", 3, (0,), "xywh"), IDENTITY,
+                  ("a", "b", "c"))
+    assert dets == (Detection(0, "a", pytest.approx(0.9), BBox(128.0, 128.0, 192.0, 192.0)),)
+    assert dets[0].to_dict() == Detection(0, "a", dets[0].score, dets[0].box).to_dict()
+    with pytest.raises(AttributeError):  # still frozen
+        dets[0].score = 1.0  # type: ignore[misc]

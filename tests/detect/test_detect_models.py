@@ -1,6 +1,6 @@
 """Detection end to end on real ``.tflite`` models whose raw outputs encode known boxes.
 
-The models (see ``detect_models.py``) are built by TensorFlow and cached; the
+The models (see ``detect_models.py``) are committed in ``tests/models/``; the
 SSD one ends in the real ``TFLite_Detection_PostProcess`` custom op. The
 expected source-pixel boxes are worked out independently of edgekit's
 ``Transform`` (``detect_models.expected_boxes``).
@@ -16,7 +16,7 @@ import zoo
 import edgekit
 import edgekit._modelfile.metadata as md
 from edgekit._modelfile.labels import COCO_NAMES
-from edgekit.errors import ConfigError, ModelIncompatible
+from edgekit.errors import ConfigError, ModelIncompatible, ModelInvalid
 
 SOURCES = [(400, 400), (640, 480), (300, 500)]  # (width, height): square, landscape, portrait
 MODES = ["letterbox", "stretch"]
@@ -33,8 +33,8 @@ def _model_path(layout: str, quant: str):  # type: ignore[no-untyped-def]
     return dm.ssd(quant) if layout == "ssd" else dm.yolo(layout, quant)
 
 
-def _frame(width: int, height: int) -> np.ndarray:
-    return np.full((height, width, 3), 127, np.uint8)
+def _frame(width: int, height: int, level: int = 127) -> np.ndarray:
+    return np.full((height, width, 3), level, np.uint8)
 
 
 @pytest.mark.parametrize("layout,quant", MODELS, ids=[f"{a}-{b}" for a, b in MODELS])
@@ -77,18 +77,71 @@ def test_ssd_label_maps_with_a_background_line_are_shifted() -> None:
     assert [d.label for d in pred.detections] == ["person", "car", "dog"]
 
 
-def test_boxes_in_input_pixels_are_recognised_by_their_values() -> None:
+def test_boxes_in_input_pixels_are_recognised_once_at_load() -> None:
     with edgekit.load(dm.yolo("yolov8", pixels=True)) as model:
+        detection = model.info.detection
+        got = np.array([d.box.to_list() for d in model.predict(_frame(640, 480)).detections])
+    assert detection is not None and detection["coords"] == "pixels"
+    assert detection["decided_by"].startswith("checked at load: median box centre")
+    np.testing.assert_allclose(got, dm.expected_boxes(640, 480, "letterbox"), atol=0.5)
+
+
+def test_normalized_boxes_are_recognised_once_at_load() -> None:
+    with edgekit.load(dm.yolo("yolov8")) as model:
+        assert model.info.detection is not None
+        assert (model.info.detection["coords"], model.info.detection["scores"]) == ("normalized", "probabilities")
+
+
+def test_a_replica_keeps_the_units_decided_at_load() -> None:
+    with edgekit.load(dm.yolo("yolov8", pixels=True)) as model, model.replica() as twin:
+        assert twin.info.detection == model.info.detection
+        assert twin.predict(_frame(640, 480)).detections == model.predict(_frame(640, 480)).detections
+
+
+def test_declared_coordinates_override_the_check_at_load() -> None:
+    with edgekit.load(dm.yolo("yolov8"), layout="yolov8:pixels", resize="stretch") as model:
+        assert model.info.layout == "yolov8"
+        assert model.info.detection is not None
+        assert model.info.detection["coords"] == "pixels"
+        assert model.info.detection["decided_by"].startswith("units declared; scores checked at load")
+        boxes = [d.box for d in model.predict(_frame(400, 400)).detections]
+    # fractions read as input pixels: every box shrinks into the top-left corner
+    assert len(boxes) == 3 and all(b.x2 <= 1.25 and b.y2 <= 1.25 for b in boxes)
+
+
+def test_units_declared_in_edgekit_metadata_are_used_without_a_check() -> None:
+    data = dm.yolo("yolov8", pixels=True).read_bytes()
+    meta = md.ModelMetadata(task="detect", resize="letterbox", mean=(0.0,), std=(255.0,),
+                            detection={"layout": "yolov8", "coords": "pixels", "scores": "probabilities"})
+    with edgekit.load(md.embed(data, meta)) as model:
+        assert model.info.detection is not None
+        assert (model.info.detection["coords"], model.info.detection["decided_by"]) == ("pixels", "declared")
         got = np.array([d.box.to_list() for d in model.predict(_frame(640, 480)).detections])
     np.testing.assert_allclose(got, dm.expected_boxes(640, 480, "letterbox"), atol=0.5)
 
 
-def test_declared_coordinates_override_the_guess() -> None:
-    with edgekit.load(dm.yolo("yolov8"), layout="yolov8:pixels", resize="stretch") as model:
-        assert model.info.layout == "yolov8:pixels"
-        boxes = [d.box for d in model.predict(_frame(400, 400)).detections]
-    # fractions read as input pixels: every box shrinks into the top-left corner
-    assert len(boxes) == 3 and all(b.x2 <= 1.25 and b.y2 <= 1.25 for b in boxes)
+def test_unknown_units_in_edgekit_metadata_make_the_model_invalid() -> None:
+    data = dm.yolo("yolov8").read_bytes()
+    meta = md.ModelMetadata(task="detect", detection={"coords": "inches"})
+    with pytest.raises(ModelInvalid, match="detection.coords 'inches' is not one of normalized, pixels"):
+        edgekit.load(md.embed(data, meta))
+
+
+@pytest.mark.parametrize("quant", ["float32", "int8"])
+def test_boxes_keep_their_units_on_frames_where_the_values_grow_past_2(quant: str) -> None:
+    # one candidate's normalized width grows with the frame's brightness, to 2.3 on white:
+    # a per-frame guess read every box of such a frame as pixels (boxes of 1 px)
+    path = dm.brightness_model(quant)
+    with edgekit.load(path) as model:
+        assert model.info.detection is not None and model.info.detection["coords"] == "normalized"
+        dark_pred, white_pred = (model.predict(_frame(640, 480, level)) for level in (0, 255))
+        dark, white = dark_pred.detections, white_pred.detections
+        assert np.abs(white_pred.tensors[0][0, :4]).max() > 2.0
+        step = model.outputs[0].scale * 640  # int8: one output step, in source pixels
+    want = dm.expected_boxes(640, 480, "letterbox")[:1]
+    for dets in (dark, white):
+        assert [d.label for d in dets][:1] == ["person"]
+        np.testing.assert_allclose([dets[0].box.to_list()], want, atol=0.5 + step)
 
 
 def test_the_layout_named_in_metadata_wins_over_the_guess() -> None:
@@ -103,8 +156,11 @@ def test_the_layout_named_in_metadata_wins_over_the_guess() -> None:
 
 
 def test_a_forced_layout_the_outputs_cannot_hold_is_a_clear_error() -> None:
-    with pytest.raises(ModelIncompatible, match=r"outputs \(\[1, 84, 2100\]\) match no known"):
+    with pytest.raises(ModelIncompatible, match=r"outputs \(\[1, 84, 2100\]\) are not SSD post-processed"):
         edgekit.load(dm.yolo("yolov8"), task="detect", layout="ssd")
+    with pytest.raises(ModelIncompatible, match=r"yolov8 reads the first axis of \[1, 10\] as features: "
+                                                r"1 is fewer than the 5 it needs"):
+        edgekit.load(zoo.digits_classifier("uint8"), layout="yolov8")
 
 
 def test_an_unknown_layout_name_is_a_config_error() -> None:
@@ -156,9 +212,7 @@ def test_prediction_json_has_detections_with_corner_boxes() -> None:
 
 def _small_head_model():  # type: ignore[no-untyped-def]
     """``[1, 7, 10]``: 10 candidates of 3 classes, too few to be guessed as a YOLO head."""
-    head = np.zeros((1, 7, 10), np.float32)
-    head[0, :, 0] = (0.5, 0.5, 0.25, 0.5, 0.0, 0.9, 0.0)
-    return zoo.cached("detect_small_head.tflite", lambda: dm.constant_model(head, "float32", (64, 64)))
+    return zoo.model("detect_small_head.tflite", lambda: zoo.make_models().small_head())
 
 
 def test_a_forced_layout_makes_an_unrecognised_signature_a_detector() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import zoo
+from testkit import needs_tensorflow
 
 from edgekit._tools import bench, bench_report
 from edgekit.errors import ConfigError
@@ -90,17 +91,36 @@ def test_bench_json_schema_with_a_thread_sweep_and_two_models() -> None:
         _check_row(row, row["threads"])
 
 
-def test_bench_text_table_and_dynamic_range_warning() -> None:
+def test_bench_text_table_and_weights_only_int8_line_print_only_what_was_measured() -> None:
+    import re
+
     models = [str(zoo.mobilenet_v2("float32")), str(zoo.mobilenet_v2("dynamic"))]
     proc = _edgekit("bench", *models, "--threads", "1", *QUICK)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "p50" in out and "p99" in out and "RSS init/peak MB" in out
-    assert "dynamic-range quantized" in out and "no fast XNNPACK path" in out
-    assert "its float32 variant's here" in out
-    assert out.count("dynamic-range quantized") == 1  # only the dynamic model is flagged
+    assert out.count("weights-only int8") == 1  # only the dynamic model is flagged
+    assert "2-20" not in out and "XNNPACK" not in out  # no claim the run did not measure
+    p50 = {Path(m).name: float(line.split()[7]) for m in models for line in out.splitlines()
+           if line.startswith(Path(m).name)}
+    said = re.search(r"p50 is ([0-9.]+)× its float32 variant's here", out)
+    assert said is not None
+    dynamic, float32 = (Path(m).name for m in reversed(models))
+    # the table rounds p50 to 0.01 ms and the line the ratio to 0.01: the ratio the table allows
+    low = (p50[dynamic] - 0.005) / (p50[float32] + 0.005) - 0.005
+    high = (p50[dynamic] + 0.005) / (p50[float32] - 0.005) + 0.005
+    assert low <= float(said.group(1)) <= high
 
 
+def test_a_weights_only_int8_model_benched_alone_gets_no_ratio() -> None:
+    proc = _edgekit("bench", str(zoo.mobilenet_v2("dynamic")), "--threads", "1", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    assert "weights-only int8" in proc.stdout and "bench its float32 variant beside it" in proc.stdout
+    assert "×" not in proc.stdout.split("weights-only int8")[1]
+
+
+@needs_tensorflow
+@pytest.mark.slow  # a child imports TensorFlow
 def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> None:
     code = (
         "import sys, json\n"
@@ -117,18 +137,34 @@ def test_backends_are_compared_in_child_processes_and_tensorflow_stays_out() -> 
     assert out["rows"] == [["litert", None], ["tensorflow", None]]
 
 
-def test_a_broken_model_is_an_error_row_and_exit_1(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.tflite"
-    bad.write_bytes(b"not a flatbuffer at all" * 10)
-    proc = _edgekit("bench", str(bad), "--threads", "1", "--json", *QUICK)
+def test_a_file_that_is_not_a_model_is_model_invalid_like_every_command(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("shopping list\n")
+    proc = _edgekit("bench", str(bad), "--threads", "1", *QUICK)
+    assert proc.returncode == 4
+    assert proc.stderr.strip().splitlines() == [(f"ModelInvalid: {bad}: not a TFLite model (file identifier "
+                                                 "b'ping', expected b'TFL3')")]
+    assert proc.stdout == "", "no empty table"
+
+
+def test_a_configuration_that_fails_in_its_process_is_an_error_row_and_exit_1(tmp_path: Path) -> None:
+    proc = _edgekit("bench", "default", "--backend", "nosuch", "--threads", "1", "--json", *QUICK)
     assert proc.returncode == 1
     row = json.loads(proc.stdout)["results"][0]
-    assert row["error"].startswith("ModelInvalid:")
+    assert row["error"].startswith("ConfigError: backend 'nosuch' is not one of")
 
 
-def test_missing_model_is_a_config_error() -> None:
-    proc = _edgekit("bench", "/nonexistent/model.tflite")
-    assert proc.returncode == 2 and "ConfigError: /nonexistent/model.tflite: no such model file" in proc.stderr
+@pytest.mark.parametrize("model", ["/nonexistent/model.tflite", "nosuchdir/"])
+def test_a_missing_model_is_model_not_found_like_every_command(model: str) -> None:
+    proc = _edgekit("bench", model)
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == [f"ModelNotFound: {model}: no such file"]
+
+
+def test_bench_default_measures_the_bundled_model() -> None:
+    proc = _edgekit("bench", "default", "--threads", "1", "--json", *QUICK)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["name"] == "digits_int8.tflite"
 
 
 def _report(p50: dict[str, float], **env: Any) -> dict[str, Any]:

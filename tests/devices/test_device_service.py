@@ -3,10 +3,12 @@ redirected root, verified by systemd-analyze, removed again."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,11 +71,17 @@ def test_run_unit_is_notify_with_watchdog_restart_and_a_dedicated_user() -> None
     assert "@" not in unit.text.replace("user@", "")  # every placeholder filled
 
 
-def test_commands_other_than_run_are_exec_units_without_watchdog() -> None:
+def test_batch_is_an_exec_unit_without_watchdog_or_reload() -> None:
     unit = _unit(["batch", "model.tflite", "in/", "--out", "r.jsonl"])
     assert _setting(unit.text, "Type") == ["exec"]
     assert _setting(unit.text, "WatchdogSec") == []
+    assert _setting(unit.text, "ExecReload") == []
     assert _setting(_unit(watchdog_sec=0).text, "WatchdogSec") == []
+
+
+def test_run_reloads_its_model_on_systemctl_reload_unless_told_not_to() -> None:
+    assert _setting(_unit().text, "ExecReload") == ["/bin/kill -HUP $MAINPID"]
+    assert _setting(_unit(["run", "--no-reload"]).text, "ExecReload") == []
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -107,8 +115,9 @@ def _verify(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_generated_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    unit = service.render_unit("door", ["run", "--camera", "0", "--topic", 'a b$%"c', "--out", "r.jsonl"],
-                               root=tmp_path)
+    unit = service.render_unit("door", ["run", "--camera", "0", "--topic", 'a b$%"c', "--out", "r.jsonl",
+                                        "--token", "secret"], root=tmp_path)
+    assert _setting(unit.text, "EnvironmentFile") == ["/etc/edgekit/door.env"]
     service.install(unit, root=tmp_path)
     proc = _verify(unit.path)
     assert proc.returncode == 0, proc.stderr
@@ -160,3 +169,88 @@ def test_a_venv_in_a_private_home_is_flagged(tmp_path: Path) -> None:
     finally:
         home.chmod(0o755)
     assert unit.warnings and "not searchable by other users" in unit.warnings[0]
+
+
+# -- secrets stay off the command line ---------------------------------------------------------
+
+TOKEN = 'tok-SECRET $HOME "q" `x` \\ end'
+PASSWORD = "pw-SECRET-456"
+SOURCE = "rtsp://cam:url-SECRET@192.168.1.20/stream"
+SECRET_ARGS = ["run", "--source", SOURCE, "--serve", "0.0.0.0:8080", "--token", TOKEN,
+               "--mqtt", "mqtt://b:1883", "--mqtt-username", "cam", f"--mqtt-password={PASSWORD}"]
+
+
+def _sourced(path: Path, *names: str) -> list[str]:
+    """The variables as a shell reads the file (its double-quote rules are systemd's)."""
+    script = f'set -a; . "{path}"; ' + "; ".join(f'printf "%s\\0" "${n}"' for n in names)
+    out = subprocess.run(["bash", "-c", script], capture_output=True, check=True, timeout=10).stdout
+    return out.decode().split("\0")[:-1]
+
+
+def test_secret_options_move_to_a_root_only_environment_file(tmp_path: Path) -> None:
+    unit = service.render_unit("door", SECRET_ARGS, exec_path=EDGEKIT, root=tmp_path)
+    for secret in ("SECRET", TOKEN, PASSWORD, SOURCE):
+        assert secret not in unit.text and secret not in repr(unit)
+    assert _unquote(_setting(unit.text, "ExecStart")[0]) == [
+        EDGEKIT, "run", "--serve", "0.0.0.0:8080", "--mqtt", "mqtt://b:1883", "--mqtt-username", "cam"]
+    assert _setting(unit.text, "EnvironmentFile") == ["/etc/edgekit/door.env"]
+    service.install(unit, root=tmp_path)
+    env = tmp_path / "etc/edgekit/door.env"
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
+    assert oct(env.parent.stat().st_mode & 0o777) == "0o700"
+    assert oct(unit.path.stat().st_mode & 0o777) == "0o644"
+    assert _sourced(env, "EDGEKIT_SERVE_TOKEN", "EDGEKIT_MQTT_PASSWORD", "EDGEKIT_SOURCE") == [
+        TOKEN, PASSWORD, SOURCE]
+
+
+@pytest.mark.parametrize("value", ["plain", "a b", '"', "\\", "\\\\n", "$HOME", "${X}", "`id`", "'",
+                                   "#not a comment", "  spaces  ", "ünïcode", "=", ""])
+def test_environment_file_values_read_back_exactly(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "x.env"
+    path.write_text(f"V={service.env_file_quote(value)}\n")
+    assert _sourced(path, "V") == [value]
+
+
+def test_service_install_print_with_a_token_prints_no_token(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["service", "install", "--name", "door", "--root", str(tmp_path),
+                                      "--exec", EDGEKIT, "--print", "--", *SECRET_ARGS])
+    assert result.exit_code == 0, result.output
+    assert "SECRET" not in result.output and "SECRET" not in (result.stderr or "")
+    assert "EnvironmentFile=/etc/edgekit/door.env" in result.output
+    assert "EDGEKIT_SERVE_TOKEN" in result.stderr and not (tmp_path / "etc").exists()
+
+
+def test_a_password_in_a_url_that_cannot_move_is_refused() -> None:
+    with pytest.raises(ConfigError, match="argument 3 has a password in a URL"):
+        service.render_unit("door", ["batch", "m.tflite", "rtsp://u:p@cam/x"], exec_path=EDGEKIT,
+                            root="/nonexistent-root")
+    unit = service.render_unit("door", ["run", "--source", "rtsp://user@cam/x"], exec_path=EDGEKIT,
+                               root="/nonexistent-root")  # a user name alone is no secret
+    assert "rtsp://user@cam/x" in unit.text and unit.environment == {}
+
+
+def test_reinstalling_without_secrets_and_uninstalling_remove_the_environment_file(tmp_path: Path) -> None:
+    service.install(service.render_unit("door", SECRET_ARGS, exec_path=EDGEKIT, root=tmp_path), root=tmp_path)
+    env = tmp_path / "etc/edgekit/door.env"
+    assert env.exists()
+    plain = service.render_unit("door", ["run", "--camera", "0"], exec_path=EDGEKIT, root=tmp_path)
+    assert _setting(plain.text, "EnvironmentFile") == []
+    assert any("removed" in line for line in service.install(plain, root=tmp_path)) and not env.exists()
+    service.install(service.render_unit("door", SECRET_ARGS, exec_path=EDGEKIT, root=tmp_path), root=tmp_path)
+    assert service.uninstall("door", root=tmp_path) == [
+        f"removed {tmp_path}/etc/systemd/system/edgekit-door.service", f"removed {env}"]
+
+
+def test_run_reads_its_source_from_the_environment(tmp_path: Path) -> None:
+    """What the unit relies on: `run` takes --source from EDGEKIT_SOURCE."""
+    import cv2
+    import numpy as np
+
+    image = tmp_path / "seven.png"
+    cv2.imwrite(str(image), np.full((32, 32, 3), 200, np.uint8))
+    env = {**os.environ, "EDGEKIT_SOURCE": str(image), "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "edgekit", "run", "--max-frames", "1", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[0])["source"] == str(image)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +108,7 @@ def test_advice_on_numpy_backend_mismatch() -> None:
 
 
 def test_advice_on_headless_opencv_says_how_to_preview() -> None:
-    assert "preview in a browser with --serve 8080" in _advice()
+    assert "preview in a browser with `edgekit run --serve 8080`" in _advice()
     gui = {"version": "4.10.0", "gui": "GTK3", "headless": False, "video_io": []}
     assert "No display (DISPLAY/WAYLAND_DISPLAY unset)" in _advice(opencv=gui)
     assert "--serve" not in _advice(opencv=gui, display=True)
@@ -125,9 +127,31 @@ def test_advice_on_an_unknown_machine_points_to_bench_and_the_fallback() -> None
     text = _advice(device=None, machine="x86_64", picamera2=False, cameras=[],
                    device_auto={"name": "generic-x86-64", "threads": 2, "precision": "float32"})
     assert "No device profile matches this machine" in text
-    assert "(generic-x86-64: --threads 2, float32)" in text and "edgekit bench MODEL --threads 1,2,4" in text
+    assert "(generic-x86-64: --threads 2, float32)" in text and "`edgekit bench default --threads 1,2,4`" in text
 
 
+def _commands(advice: str) -> list[list[str]]:
+    return [shlex.split(command) for command in re.findall(r"`(edgekit [^`]+)`", advice)]
+
+
+def test_every_command_the_advice_gives_is_accepted_as_given() -> None:
+    from edgekit.cli.run import run_cmd
+    from edgekit.cli.sinks import check_sink_options, pop_sink_options
+    from edgekit.cli.tools import bench_cmd, devices_cmd
+
+    advice = "\n".join([_advice(), _advice(device=None, cameras=[], picamera2=False),
+                        _advice(opencv={"version": "4.10.0", "gui": "GTK3", "headless": False,
+                                        "video_io": []})])
+    commands = _commands(advice)
+    assert {c[1] for c in commands} == {"run", "bench", "devices"}
+    for command in commands:
+        parse = {"run": run_cmd, "bench": bench_cmd, "devices": devices_cmd}[command[1]].make_context
+        ctx = parse(command[1], command[2:])
+        if command[1] == "run":
+            check_sink_options(**pop_sink_options(dict(ctx.params)))  # e.g. a public --serve needs --token
+
+
+@pytest.mark.slow  # inspect/doctor try each backend in a child: TensorFlow's import
 def test_doctor_json_carries_device_host_and_thermal() -> None:
     result = CliRunner().invoke(cli, ["doctor", "--json"])
     assert result.exit_code == 0, result.output
@@ -135,3 +159,16 @@ def test_doctor_json_carries_device_host_and_thermal() -> None:
     assert {"device", "device_auto", "host", "thermal", "advice", "opencv_wheels"} <= set(report)
     assert report["host"]["cores"] >= 1 and report["device_auto"]["name"]
     assert any("device profile" in tip or "Detected" in tip for tip in report["advice"])
+
+
+def test_devices_list_show_and_doctor_give_one_thread_count() -> None:
+    listed = json.loads(CliRunner().invoke(cli, ["devices", "--json"]).output)
+    threads = {d["name"]: d["threads"] for d in listed["devices"]}
+    for name in ("generic-x86-64", "generic-aarch64", "rpi-4b"):
+        shown = json.loads(CliRunner().invoke(cli, ["devices", "--show", name, "--json"]).output)
+        assert threads[name] == shown["threads"], name
+    auto = doctor._auto()  # what doctor reports as "device_auto"
+    assert threads[auto["name"]] == auto["threads"]
+    text = CliRunner().invoke(cli, ["devices"]).output
+    line = next(row for row in text.splitlines() if f" {auto['name']} " in row)
+    assert f"threads={auto['threads']} " in line

@@ -318,18 +318,3 @@ def custom_op_model(data: bytes, name: str = "EdgekitNoSuchOp") -> bytes:
         op.builtinOptionsType, op.builtinOptions = 0, None
 
     return _edit(data, change)
-
-
-def forever_loop_model() -> bytes:
-    """A tiny model whose WHILE loop never ends (``x > -1`` stays true while ``x += 1``)."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec([1], tf.float32)])
-    def forever(x: Any) -> Any:
-        return tf.while_loop(lambda i: tf.reduce_all(i > -1.0), lambda i: i + 1.0, [x])[0]
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forever.get_concrete_function()], forever)
-    return converter.convert()

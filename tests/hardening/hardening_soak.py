@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from testkit import default_signals
 
 EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -74,7 +75,7 @@ def theil_sen(t: np.ndarray, y: np.ndarray) -> float:
 def soak(seconds: float, warmup: float, every: float = 1.0, extra: tuple[str, ...] = ()) -> SoakReport:
     """Run ``edgekit run`` on the demo source for ``seconds``, sampling every ``every`` s."""
     proc = subprocess.Popen([EDGEKIT, "run", "--source", "demo", *extra], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     samples: list[Sample] = []
     start = time.monotonic()
     try:

@@ -13,6 +13,7 @@ import hardening_corpus as hc
 import numpy as np
 import pytest
 import zoo
+from testkit import default_signals
 
 import edgekit
 from edgekit._modelfile.isolate import check_in_child
@@ -71,9 +72,10 @@ def test_isolate_flag_exits_4_on_a_crashing_model(scale_bomb: Path, image: Path)
 
 @pytest.fixture(scope="module")
 def forever_loop() -> Path:
-    return zoo.cached("hardening_forever_loop.tflite", hc.forever_loop_model)
+    return zoo.model("hardening_forever_loop.tflite", lambda: zoo.make_models().forever_loop())
 
 
+@pytest.mark.slow  # waits out the 5 s verdict timeout
 def test_isolate_turns_a_hang_into_model_invalid(forever_loop: Path) -> None:
     data = forever_loop.read_bytes()
     hung = r"hung during the model's test invocation in a child process: no verdict within 5 s"
@@ -81,6 +83,7 @@ def test_isolate_turns_a_hang_into_model_invalid(forever_loop: Path) -> None:
         check_in_child(data, str(forever_loop), resolve(), 1, timeout=5)
 
 
+@pytest.mark.slow  # burns 4 s of CPU until SIGXCPU
 def test_isolate_reports_a_child_killed_by_a_real_signal(forever_loop: Path) -> None:
     """The kernel kills the hung child with SIGXCPU (CPU rlimit inherited from a wrapper)."""
     code = (
@@ -147,7 +150,7 @@ def test_the_isolation_child_dies_with_a_parent_killed_mid_check(forever_loop: P
     import psutil
 
     proc = subprocess.Popen([EDGEKIT, "predict", "--isolate", str(forever_loop), str(image)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=default_signals)
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60
     while not parent.children() and time.monotonic() < deadline:

@@ -3,7 +3,8 @@
 Each must exit within 2 s of the signal (0.5 s after a second one) and leave
 valid output: every stdout / ``--out`` line a JSON object. The measured exit
 times are printed (run with ``-s``). The 2 s / 0.5 s bounds are the issue's
-requirements, not speed measurements.
+requirements, not speed measurements; they hold on an idle machine and are stretched by the
+CPU contention at the time (``testkit.wall_limit``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zoo
+from testkit import default_signals, wall_limit
 
 EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
 EXIT_LIMIT = 2.0
@@ -31,7 +33,7 @@ class Process:
 
     def __init__(self, args: list[str]) -> None:
         self.proc = subprocess.Popen([EDGEKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+                                     text=True, preexec_fn=default_signals)
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -78,7 +80,7 @@ def test_run_stops_cleanly_mid_stream_on_a_signal(signum: int) -> None:
     run.wait_lines(3)
     elapsed = run.signal_and_time(signum)
     print(f"\nedgekit run mid-stream, {signal.Signals(signum).name}: exit in {elapsed:.2f} s")
-    assert elapsed < EXIT_LIMIT
+    assert elapsed < wall_limit(EXIT_LIMIT)
     assert run.proc.returncode == 0
     rows = run.json_lines()
     assert rows[-1]["event"] == "stopped" and signal.Signals(signum).name in rows[-1]["message"]
@@ -90,7 +92,7 @@ def test_run_exits_at_once_on_a_second_signal() -> None:
     run.wait_lines(2)
     elapsed = run.signal_and_time(signal.SIGTERM, second_after=0.01)
     print(f"\nedgekit run, second SIGTERM: exit in {elapsed:.3f} s (rc {run.proc.returncode})")
-    assert elapsed < SECOND_SIGNAL_LIMIT
+    assert elapsed < wall_limit(SECOND_SIGNAL_LIMIT)
     # 143: the second signal cut the clean stop short; 0: the clean stop had already finished;
     # -15: it came while Python was tearing itself down (handlers are reset to the default then).
     assert run.proc.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM)
@@ -104,7 +106,7 @@ def test_run_exits_promptly_when_signalled_while_loading(signum: int) -> None:
     elapsed = run.signal_and_time(signum)
     print(f"\nedgekit run while loading, {signal.Signals(signum).name}: exit in {elapsed:.2f} s "
           f"(rc {run.proc.returncode})")
-    assert elapsed < EXIT_LIMIT
+    assert elapsed < wall_limit(EXIT_LIMIT)
     # 0: edgekit's handler stopped the start-up (nothing was open yet); 130: Ctrl-C while the
     # command module was still importing; -signum: the signal came while Python itself was
     # still starting, before any handler existed.
@@ -162,7 +164,7 @@ def test_run_exits_within_2s_when_signalled_during_a_hung_read(stalling_camera: 
     elapsed = run.signal_and_time(signum)
     stderr = run.proc.stderr.read() if run.proc.stderr else ""
     print(f"\nedgekit run during a hung read, {signal.Signals(signum).name}: exit in {elapsed:.2f} s")
-    assert elapsed < EXIT_LIMIT
+    assert elapsed < wall_limit(EXIT_LIMIT)
     assert run.proc.returncode == 0, stderr
     assert "still blocked in the source; abandoned" in stderr
     assert run.json_lines()[-1]["event"] == "stopped"
@@ -192,7 +194,7 @@ def test_batch_stops_within_2s_with_a_valid_resumable_output(many_images: Path, 
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     print(f"\nedgekit batch, {signal.Signals(signum).name} after {len(rows)} of 600: "
           f"exit in {elapsed:.2f} s (rc {batch.proc.returncode})")
-    assert elapsed < EXIT_LIMIT
+    assert elapsed < wall_limit(EXIT_LIMIT)
     assert batch.proc.returncode == code
     assert 0 < len(rows) < 600
     resumed = subprocess.run([EDGEKIT, "batch", model, str(many_images), "--out", str(out), "--resume",

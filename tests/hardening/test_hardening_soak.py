@@ -13,12 +13,14 @@ is checked by the 10-minute benchmark.
 from __future__ import annotations
 
 import hardening_soak as hs
+import pytest
 
 SOAK_S = 60.0
 WARMUP_S = 20.0
 SLOPE_LIMIT_MB_PER_10_MIN = 10.0
 
 
+@pytest.mark.slow  # a 60 s soak
 def test_run_on_the_demo_source_for_60s_keeps_fds_threads_constant_and_rss_flat() -> None:
     report = hs.soak(SOAK_S, WARMUP_S)
     print("\n" + report.line())

@@ -149,6 +149,7 @@ def test_a_read_that_hangs_forever_is_caught_by_the_watchdog_and_the_source_repl
           f"reconnects {summary.reconnects}")
 
 
+@pytest.mark.slow  # real backoff waits
 def test_a_disconnect_reconnects_with_doubling_backoff(model, frame) -> None:
     refuse = lambda n: "refuse" if n < 0 else "good"
     script = Script(frame, [then(10, "lost"), then(30, "lost"), refuse, refuse, good])

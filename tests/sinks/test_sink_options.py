@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from edgekit.cli.sinks import SINK_OPTION_NAMES, build_sinks, pop_sink_options, sink_options
 from edgekit.errors import ConfigError, ExtraMissing
 from edgekit.sinks import close_sinks, parse_mqtt_url, parse_serve
-from edgekit.sinks.mqtt import MqttTarget
+from edgekit.sinks.mqtt import MqttSink, MqttTarget
 from edgekit.sinks.web import ServeAddress
 
 
@@ -64,10 +64,19 @@ def test_a_terminal_gets_the_status_line_and_json_forces_lines_instead() -> None
 
 
 def test_several_sinks_at_once_in_a_fixed_order(tmp_path: Path) -> None:
-    sinks = build_sinks(stdout_is_tty=False, out=str(tmp_path / "r.jsonl"),
+    sinks = build_sinks(stdout_is_tty=False, out=str(tmp_path / "r.jsonl"), json=True,
                         save=str(tmp_path / "v.mp4"), serve="127.0.0.1:0")
     try:
         assert _kinds(sinks) == ["JsonLinesSink", "JsonLinesSink", "VideoSink", "WebSink"]
+        assert [s.name for s in sinks[:2]] == ["jsonl:stdout", f"jsonl:{tmp_path / 'r.jsonl'}"]
+    finally:
+        close_sinks(sinks)
+
+
+def test_an_out_file_is_the_only_destination_of_json_lines_unless_json_is_asked_too(tmp_path: Path) -> None:
+    sinks = build_sinks(stdout_is_tty=False, out=str(tmp_path / "r.jsonl"))
+    try:
+        assert [s.name for s in sinks] == [f"jsonl:{tmp_path / 'r.jsonl'}"], "stdout is piped: still one"
     finally:
         close_sinks(sinks)
 
@@ -153,8 +162,29 @@ def test_gui_backend_is_read_from_the_build_information() -> None:
 def test_mqtt_without_paho_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)
     message = r"needs paho-mqtt: install the 'mqtt' extra \(pip install 'edgekit-tflite\[mqtt\]'"
-    with pytest.raises(ExtraMissing, match=message):
+    with pytest.raises(ExtraMissing, match="^--mqtt " + message):
         build_sinks(stdout_is_tty=False, mqtt="mqtt://127.0.0.1:1")
+    with pytest.raises(ExtraMissing, match="^MqttSink " + message):
+        MqttSink("mqtt://127.0.0.1:1")
+
+
+def test_a_failing_mqtt_sink_leaves_no_out_or_save_file(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgekit.cli.sinks as cli_sinks
+
+    def refused(*args: object) -> None:
+        raise ConfigError("MQTT broker 127.0.0.1:1 refused the connection: Not authorized")
+
+    monkeypatch.setattr(cli_sinks, "_mqtt", refused)
+    with pytest.raises(ConfigError, match="refused the connection"):
+        build_sinks(stdout_is_tty=False, out=str(tmp_path / "r.jsonl"), save=str(tmp_path / "v.mp4"),
+                    mqtt="mqtt://127.0.0.1:1")
+    assert list(tmp_path.iterdir()) == [], "no file is created before every sink has started"
+
+
+def test_credentials_in_the_mqtt_url_are_refused_naming_the_options() -> None:
+    with pytest.raises(ConfigError, match="^--mqtt: give the user name and password with --mqtt-username"):
+        build_sinks(stdout_is_tty=False, mqtt="mqtt://user:pw@127.0.0.1:1")
 
 
 def test_out_dash_means_json_lines_on_stdout_even_on_a_terminal() -> None:

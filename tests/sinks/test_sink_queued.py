@@ -11,6 +11,7 @@ from sinks_helpers import classify_result
 from edgekit.errors import ConfigError
 from edgekit.results import StreamEvent
 from edgekit.sinks import QueuedSink, close_sinks
+from edgekit.sinks.queued import sink_names
 
 
 class GatedSink:
@@ -69,6 +70,21 @@ def test_events_are_kept_when_the_queue_is_full_of_results() -> None:
     kinds = [getattr(item, "event", None) or item.frame for item in inner.items]
     assert kinds == [0, 3, "source_offline", 4]
     assert sink.dropped == 2
+
+
+def test_the_result_a_rule_event_was_made_from_is_kept_with_it() -> None:
+    inner = GatedSink()
+    sink = QueuedSink(inner, maxsize=3)
+    sink.write(classify_result(0))
+    assert inner.entered.wait(10)
+    sink.write(classify_result(1))
+    sink.write(StreamEvent("rule", time.time(), "test", rule="door", state="on", frame=1))
+    for i in range(2, 6):
+        sink.write(classify_result(i))
+    inner.gate.set()
+    assert sink.close(timeout=10)
+    kinds = [getattr(item, "state", None) or item.frame for item in inner.items]
+    assert kinds == [0, 1, "on", 5], "a snapshot of the event can draw its result"
 
 
 def test_close_delivers_everything_queued_then_closes_the_inner_sink() -> None:
@@ -146,3 +162,15 @@ def test_close_sinks_closes_all_even_when_one_raises() -> None:
     result = close_sinks([good, bad], timeout=5)
     assert result == {"gated": True, "broken": False}
     assert good.closed
+
+
+def test_close_sinks_reports_each_sink_even_when_two_share_a_name() -> None:
+    class Broken(GatedSink):
+        def close(self) -> None:
+            raise RuntimeError("boom")
+
+    first, second, third = GatedSink(), Broken(), GatedSink()
+    assert sink_names([first, second, third]) == ["gated", "gated#2", "gated#3"]
+    assert close_sinks([first, second, third], timeout=5) == {"gated": True, "gated#2": False,
+                                                             "gated#3": True}
+    assert first.closed and third.closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -155,13 +156,62 @@ def test_the_token_is_compared_in_constant_time(guarded: WebSink, monkeypatch: p
     assert calls == [(b"guess", b"correct horse")]
 
 
+def _get_with_host(port: int, path: str, host: str | None) -> tuple[int, bytes]:
+    """GET ``path`` from 127.0.0.1:``port`` with the given ``Host`` header (``None``: none at all)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "127.0.0.1.evil.example",
+                                  "localhost.evil.example", "rebind.attacker.test:80"])
+@pytest.mark.parametrize("route", ["/", "/results.json", "/snapshot.jpg", "/stream.mjpg", "/healthz"])
+def test_without_a_token_a_foreign_host_header_is_refused(web: WebSink, photos: list[np.ndarray],
+                                                          host: str, route: str) -> None:
+    """DNS rebinding: a page on evil.example re-points its name at 127.0.0.1 and reads the camera."""
+    web.write(classify_result(1), photos[0], stats_for(1))
+    status, body = _get_with_host(web.port, route, host)
+    assert status == 403 and b"unknown Host" in body
+    assert b"cat" not in body and not body.startswith(b"\xff\xd8")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST.", "app.localhost", "[::1]",
+                                  "10.0.0.7", None])
+def test_without_a_token_this_machine_s_names_and_ip_addresses_are_served(
+        web: WebSink, photos: list[np.ndarray], host: str | None) -> None:
+    web.write(classify_result(2, label="cat"), photos[0], stats_for(2))
+    status, body = _get_with_host(web.port, "/results.json", None if host is None else f"{host}:{web.port}")
+    assert status == 200 and json.loads(body)["result"]["classes"][0]["label"] == "cat"
+    assert _get_with_host(web.port, "/snapshot.jpg", host)[1].startswith(b"\xff\xd8")
+
+
+def test_the_machine_s_host_name_is_served(web: WebSink, photos: list[np.ndarray]) -> None:
+    web.write(classify_result(3), photos[0], stats_for(3))
+    name = socket.gethostname()
+    for host in (name, f"{name}.local:{web.port}"):
+        assert _get_with_host(web.port, "/healthz", host)[0] == 200
+
+
+def test_with_a_token_any_host_header_carrying_the_token_is_served(guarded: WebSink) -> None:
+    status, _ = _get_with_host(guarded.port, "/healthz?token=correct%20horse", "camera.example.net")
+    assert status == 200
+    assert _get_with_host(guarded.port, "/healthz", "camera.example.net")[0] == 401
+
+
 def test_a_port_in_use_is_a_config_error(web: WebSink) -> None:
-    with pytest.raises(ConfigError, match=rf"--serve 127\.0\.0\.1:{web.port}: cannot listen"):
+    with pytest.raises(ConfigError, match=rf"^web preview on 127\.0\.0\.1:{web.port}: cannot listen"):
         WebSink("127.0.0.1", web.port)
 
 
 def test_an_empty_token_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--token must not be empty"):
+    with pytest.raises(ConfigError, match="^token must not be empty"):
         WebSink("127.0.0.1", 0, token=" ")
 
 

@@ -31,8 +31,8 @@ def test_show_without_gui_support_points_to_serve(monkeypatch: pytest.MonkeyPatc
     import cv2
 
     monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           NONE\n")
-    with pytest.raises(ConfigError, match=r"^--show needs OpenCV with GUI support \(this one is headless\); "
-                                          r"use --serve 127\.0\.0\.1:8080"):
+    with pytest.raises(ConfigError, match=r"^WindowSink needs OpenCV with GUI support \(this one is headless\); "
+                                          r"preview in a browser with a WebSink instead$"):
         WindowSink()
 
 
@@ -40,7 +40,7 @@ def test_show_without_a_display_is_refused(fake_gui: list[tuple],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    with pytest.raises(ConfigError, match=r"--show needs a display \(DISPLAY is not set\)"):
+    with pytest.raises(ConfigError, match=r"^WindowSink needs a display \(DISPLAY is not set\)"):
         check_gui()
 
 

@@ -83,7 +83,7 @@ def test_sinks_get_each_result_with_its_frame_and_stats_then_stopped(model: edge
     assert sink.stats[7].inferred == 8
     last = sink.items[-1]
     assert isinstance(last, StreamEvent) and last.event == "stopped"
-    assert "--max-frames" in last.message
+    assert last.message == "8 frames done", "the reason names no CLI flag"
 
 
 def test_a_slow_sink_loses_results_instead_of_blocking_inference(tmp_path: Path,
@@ -159,7 +159,7 @@ def test_max_fps_paces_inference_and_counts_the_rest_as_skipped(model: edgekit.M
 def test_duration_stops_the_stream(model: edgekit.Model) -> None:
     running = edgekit.stream(model, "demo", duration=0.5)
     results = list(running)
-    assert results and "--duration" in running.summary().reason
+    assert results and running.summary().reason == "0.5 s done"
 
 
 def test_image_folder_results_carry_their_input_path(tmp_path: Path, model: edgekit.Model) -> None:
@@ -185,6 +185,71 @@ def test_a_source_that_cannot_open_raises_at_start_and_closes_the_sinks(model: e
     with pytest.raises(SourceOpenError, match=r"rtsp://127.0.0.1:9/none: cannot connect"):
         running.start()
     assert sink.closed
+
+
+class NoCamera:
+    """A live source whose open fails (a camera that is unplugged)."""
+
+    live = True
+    name = "nocamera"
+
+    def open(self) -> None:
+        raise SourceOpenError("nocamera: cannot open the camera")
+
+    def read(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _threads_started_since(before: set[int], wait: float = 2.0) -> list[str]:
+    """Threads alive now that were not in ``before`` (giving exiting ones ``wait`` s to end)."""
+    deadline = time.monotonic() + wait
+    while True:
+        new = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not new or time.monotonic() > deadline:
+            return new
+        time.sleep(0.02)
+
+
+def test_a_stream_that_cannot_start_leaves_no_thread_and_closes_the_model_it_loaded(
+        digits_model: Path) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    sinks = [RecordingSink("same"), RecordingSink("same")]
+    running = edgekit.stream(str(digits_model), lambda: NoCamera(), sinks=sinks)  # a factory
+    assert len(_threads_started_since(before, wait=0)) == 2  # one queue thread per sink
+    with pytest.raises(SourceOpenError, match="nocamera: cannot open the camera"):
+        running.start()
+    assert _threads_started_since(before) == []
+    assert running.model.closed and all(s.closed for s in sinks)
+    with pytest.raises(ConfigError, match="this stream is closed"):
+        running.start()
+
+
+def test_a_stream_that_cannot_be_created_closes_its_sinks_and_the_model_it_loaded(
+        digits_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[edgekit.Model] = []
+    close = edgekit.Model.close
+    monkeypatch.setattr(edgekit.Model, "close", lambda self: (closed.append(self), close(self))[1])
+    before = {t.ident for t in threading.enumerate()}
+    sink = RecordingSink()
+    with pytest.raises(SourceOpenError, match="missing.mp4"):
+        edgekit.stream(str(digits_model), str(tmp_path / "missing.mp4"), sinks=[sink])
+    assert _threads_started_since(before) == []
+    assert sink.closed and len(closed) == 1 and closed[0].closed
+
+
+def test_two_sinks_with_one_name_are_counted_apart(model: edgekit.Model) -> None:
+    summary = edgekit.stream(model, "demo", sinks=[RecordingSink("same"), RecordingSink("same")],
+                             max_frames=2).run()
+    assert set(summary.sink_drops) == {"same", "same#2"}
+
+
+def test_a_stream_closed_before_it_started_closes_the_model_it_loaded(digits_model: Path) -> None:
+    running = edgekit.stream(str(digits_model), "demo")
+    assert running.close() is None
+    assert running.model.closed
 
 
 def test_stream_rejects_limits_out_of_range(model: edgekit.Model) -> None:
@@ -236,9 +301,9 @@ def test_stats_carry_the_board_temperature(model: edgekit.Model,
 
 
 def test_default_model_classifies_the_demo_digits(default_model: Path) -> None:
-    source = DemoSource()
+    source = DemoSource(period=0.5)  # eight digits in 4 s
     correct = total = 0
-    for result in edgekit.stream(default_model, source, duration=8):
+    for result in edgekit.stream(default_model, source, duration=4):
         total += 1
         correct += result.classes[0].id == source.label_at(result.frame)
     assert total >= 30

@@ -13,7 +13,7 @@ from streamkit import write_video
 from edgekit.errors import FrameInvalid, SourceOpenError
 from edgekit.sources import ImageSource, VideoSource
 from edgekit.sources.base import Frame
-from edgekit.sources.capture import FileCapture, Mailbox
+from edgekit.sources.capture import FileCapture, Mailbox, open_with_timeout
 from edgekit.sources.live import Backoff, LiveCapture
 
 FAST = Backoff(first=0.05, cap=0.2)
@@ -265,6 +265,34 @@ def test_a_source_that_never_opens_is_a_source_open_error() -> None:
 
     with pytest.raises(SourceOpenError, match="scripted: did not open within 0.2 s"):
         LiveCapture(Stuck, stall_timeout=0.1, open_timeout=0.2).start()
+
+
+def test_a_source_that_opens_after_the_timeout_is_closed_when_it_arrives() -> None:
+    release, closed = threading.Event(), threading.Event()
+
+    class Late(ScriptedSource):
+        def open(self) -> None:
+            release.wait(10)
+            self.opened += 1
+
+        def close(self) -> None:
+            self.closed += 1
+            closed.set()
+
+    late = Late()
+    with pytest.raises(SourceOpenError, match="did not open within 0.1 s"):
+        open_with_timeout(late, 0.1)
+    assert (late.opened, late.closed) == (0, 0)  # still opening
+    release.set()
+    assert closed.wait(5), "the late open left the device open"
+    assert (late.opened, late.closed) == (1, 1)
+
+
+def test_a_source_that_opens_in_time_is_left_open() -> None:
+    source = ScriptedSource()
+    open_with_timeout(source, 5.0)
+    time.sleep(0.1)
+    assert (source.opened, source.closed) == (1, 0)
 
 
 def test_frames_that_are_not_images_count_as_bad_and_a_run_of_them_reopens_the_source() -> None:

@@ -47,18 +47,6 @@ def test_trigger_command_runs_the_command_when_the_label_holds(tmp_path: Path,
     assert "held, running" in done.stdout
 
 
-def test_trigger_command_fires_only_on_a_hold() -> None:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        from trigger_command import Trigger
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    trigger = Trigger("7", hold=3, window=5, cooldown=0)
-    fired = [trigger.update(seen, float(t)) for t, seen in enumerate(
-        [True, False, True, True, True, True, False, False, False, False, False, True, True, True])]
-    assert [i for i, f in enumerate(fired) if f] == [3, 13]
-
-
 @pytest.mark.skipif(shutil.which("mosquitto") is None, reason="needs mosquitto (Debian package)")
 def test_count_and_publish_sends_counts_to_an_mqtt_broker(default_model: Path) -> None:
     import paho.mqtt.client as mqtt
@@ -92,3 +80,44 @@ def test_count_and_publish_sends_counts_to_an_mqtt_broker(default_model: Path) -
     assert len(messages) >= 2
     assert messages[0]["counts"].get(_first_digit()) == 1
     assert all(m["to"] > m["from"] for m in messages)
+
+
+def test_count_and_publish_without_paho_says_so_in_one_line(tmp_path: Path) -> None:
+    blocked = tmp_path / "site" / "paho"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('paho-mqtt is not installed')\n")
+    env = edgekit_env(PYTHONPATH=f"{tmp_path / 'site'}:{edgekit_env().get('PYTHONPATH', '')}")
+    done = subprocess.run([sys.executable, str(EXAMPLES / "count_and_publish.py")], capture_output=True,
+                          text=True, timeout=60, env=env, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [("count_and_publish.py needs paho-mqtt: pip install "
+                                         "'edgekit-tflite[mqtt]'")]
+
+
+def test_count_and_publish_without_a_broker_fails_with_a_message() -> None:
+    pytest.importorskip("paho.mqtt.client")
+    port = free_port()  # nothing listens there
+    done = _example("count_and_publish.py", "--mqtt-host", "127.0.0.1", "--mqtt-port", str(port),
+                    "--duration", "1")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"count_and_publish.py: cannot reach the MQTT broker at 127.0.0.1:{port}: "
+                                   "Connection refused")
+
+
+def test_trigger_command_refuses_a_missing_command_at_start() -> None:
+    done = _example("trigger_command.py", "--label", "7", "--", "no-such-command-here", "--flag")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == ("trigger_command.py: error: no-such-command-here: command "
+                                                    "not found (give a program on PATH or its path)")
+
+
+@pytest.mark.parametrize("name", ["print_when_seen.py", "trigger_command.py"])
+def test_the_label_the_help_suggests_is_one_the_bundled_model_has(name: str, default_model: Path) -> None:
+    import re
+
+    import edgekit
+
+    done = _example(name, "--help")
+    suggested = re.search(r"watch for, e\.g\.\s+(\S+)", " ".join(done.stdout.split())).group(1)
+    with edgekit.load(default_model) as model:
+        assert suggested in model.labels

@@ -65,6 +65,7 @@ def test_a_loopback_mjpeg_stream_gives_live_newest_frame_results(model: edgekit.
     assert all(r.latency.age < 5000 for r in results)
 
 
+@pytest.mark.slow  # real reconnect waits
 def test_the_stream_comes_back_after_the_camera_server_stops_and_restarts(
         model: edgekit.Model) -> None:
     camera = MjpegCamera(fps=30).start()
@@ -86,6 +87,7 @@ def test_the_stream_comes_back_after_the_camera_server_stops_and_restarts(
         camera.stop()
 
 
+@pytest.mark.slow  # real watchdog and freeze waits
 def test_a_stream_that_freezes_is_reopened_by_the_watchdog(model: edgekit.Model) -> None:
     camera = MjpegCamera(fps=30).start()
     assert camera.proc is not None

@@ -220,7 +220,7 @@ def test_source_factory_rejects_what_does_not_exist() -> None:
         source_factory(-1)
     with pytest.raises(ConfigError, match="must be a camera index"):
         source_factory(3.5)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="--width must be at least 8"):
+    with pytest.raises(ConfigError, match="^width must be at least 8"):
         SourceOptions(width=2)
 
 

@@ -60,3 +60,16 @@ def test_summary_line_names_the_counts_and_the_reason() -> None:
 def test_percentile_of_nothing_is_zero() -> None:
     assert percentile([], 50) == 0.0
     assert percentile([1, 2, 3, 4], 50) == 2.5
+
+
+def test_live_percentiles_are_recomputed_at_most_every_tenth_of_a_second_counters_always() -> None:
+    stats = RollingStats(start=0.0)
+    now = _feed(stats, 0.0, rate=100, count=3, total_ms=10)
+    first = stats.snapshot(now, {})
+    for _ in range(5):
+        now += 0.01
+        stats.add(Latency(pre=1, invoke=497, post=1, age=1), now)
+    soon = stats.snapshot(now, {})
+    assert (soon.latency_p50, soon.inferred) == (first.latency_p50, 8)
+    later = stats.snapshot(now + 0.1, {})
+    assert later.latency_p50 == pytest.approx(500)

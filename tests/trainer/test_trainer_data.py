@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -67,7 +68,7 @@ def test_class_folder_without_images_is_named(tmp_path: Path) -> None:
     write_digit_folder(tmp_path, per_class=10, classes=(1, 2))
     (tmp_path / "empty_class").mkdir()
     (tmp_path / "empty_class" / "notes.txt").write_text("no images here")
-    with pytest.raises(DatasetError, match="no usable images: empty_class"):
+    with pytest.raises(DatasetError, match="no usable training images: empty_class"):
         load_dataset(tmp_path, SPEC)
 
 
@@ -108,3 +109,36 @@ def test_the_trainer_commands_load_without_importing_trainer_or_tensorflow() -> 
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('edgekit_trainer', 'tensorflow', 'keras')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_unusable_folder_is_refused_before_tensorflow_is_imported(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_digit_folder(tmp_path / "one", per_class=3, classes=(7,))
+    (tmp_path / "empty").mkdir()
+    code = ("import json, sys\nfrom click.testing import CliRunner\nfrom edgekit.cli import cli\n"
+            "lines = [CliRunner().invoke(cli, ['train', d, '--out', d + '_run']).output.strip() for d in sys.argv[1:]]\n"
+            "print(json.dumps({'lines': lines, 'tf': 'tensorflow' in sys.modules}))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "one"), str(tmp_path / "empty")],
+                         capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["tf"] is False
+    assert found["lines"][0].startswith("DatasetError: ") and "only one class ('7')" in found["lines"][0]
+    assert found["lines"][1].startswith("DatasetError: ") and "empty, no class folders" in found["lines"][1]
+    assert not (tmp_path / "one_run").exists() and not (tmp_path / "empty_run").exists()
+
+
+def test_a_class_left_with_one_readable_image_is_refused_so_every_class_is_validated(tmp_path: Path) -> None:
+    write_digit_folder(tmp_path, per_class=6, classes=(1, 2))
+    for path in sorted((tmp_path / "2").glob("*.png"))[1:]:
+        path.write_bytes(b"\x89PNG broken")
+    with pytest.raises(DatasetError, match=r"a single usable image, so none left to validate on: 2 \(5 files"):
+        load_dataset(tmp_path, SPEC)
+
+
+def test_a_given_val_folder_without_some_class_is_a_warning_naming_it(tmp_path: Path) -> None:
+    write_digit_folder(tmp_path / "train", per_class=6, classes=(1, 2))
+    write_digit_folder(tmp_path / "val", per_class=2, classes=(1,))
+    ds = load_dataset(tmp_path, SPEC)
+    assert ds.warnings == (f"{tmp_path.resolve()}/val: no images of 2; their accuracy cannot be measured",)

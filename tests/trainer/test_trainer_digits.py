@@ -19,7 +19,8 @@ from edgekit.imagefile import read_image
 
 pytest.importorskip("tensorflow")
 # Keras calls np.array(x, copy=False)-style APIs that NumPy 2 deprecates; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning"),
+              pytest.mark.slow]  # every test here shares one training run
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,18 @@ def test_int8_export_is_self_describing(digits_run: Path, int8_model: Path) -> N
     assert parity["top1_agreement"] >= 0.97 and parity["drop_points"] <= 1.0
     assert set(parity["per_class_delta_points"]) == {str(i) for i in range(10)}
     assert meta.extra["compatibility"]["litert"]["ok"] is True
+    assert meta.provenance["command"][0] == "edgekit"  # then this process's own arguments (pytest's)
+    assert not any(str(arg).startswith("/") for arg in meta.provenance["command"])
+    assert str(digits_run.parent) not in json.dumps(meta.to_dict()), "no build-machine folder in the file"
+
+
+def test_the_exported_command_keeps_only_the_last_part_of_absolute_paths() -> None:
+    from edgekit_trainer.exporter import portable_command
+
+    assert portable_command(["/venv/bin/edgekit", "train", "/home/ann/photos/", "--out=/srv/runs/a",
+                             "--out", "runs/b", "-q"]) == \
+        ["edgekit", "train", "photos", "--out=a", "--out", "runs/b", "-q"]
+    assert portable_command(None) is None
 
 
 def test_reading_the_metadata_back_does_not_import_tensorflow(int8_model: Path) -> None:
@@ -109,8 +122,7 @@ def test_reading_the_metadata_back_does_not_import_tensorflow(int8_model: Path) 
 def test_evaluate_prints_accuracy_per_class_metrics_and_confusion_matrix(
         digits_run: Path, int8_model: Path, tmp_path: Path) -> None:
     data = Path(json.loads((digits_run / "split.json").read_text())["root"])
-    png = tmp_path / "cm.png"
-    result = CliRunner().invoke(cli, ["evaluate", str(int8_model), str(data), "--json", "--confusion", str(png)])
+    result = CliRunner().invoke(cli, ["evaluate", str(int8_model), str(data), "--json", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["samples"] == 1797 and report["accuracy"] >= 0.96
@@ -118,8 +130,9 @@ def test_evaluate_prints_accuracy_per_class_metrics_and_confusion_matrix(
     assert all(c["f1"] > 0.85 for c in report["per_class"])
     matrix = np.array(report["confusion_matrix"]["matrix"])
     assert matrix.shape == (10, 11) and matrix.sum() == 1797 and np.trace(matrix) == round(report["accuracy"] * 1797)
-    assert report["latency_ms_p50"] > 0
-    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert report["latency_ms_p50"] > 0 and report["majority_rate"] < 0.11 and report["above_chance"]
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "report.json").read_text()) == report
 
 
 def test_parity_gate_fails_without_writing_when_the_export_disagrees(
@@ -142,10 +155,11 @@ def test_parity_gate_fails_without_writing_when_the_export_disagrees(
 
 def test_export_runs_as_a_real_subprocess_and_prints_json(digits_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "digits_f16.tflite"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user runs it
     proc = subprocess.run([sys.executable, "-m", "edgekit", "export", str(digits_run), "--quantize", "float16",
                            "--out", str(out), "--json"], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == ""  # no absl / CUDA / XNNPACK lines, no deprecated-interpreter warning
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     assert row["path"] == str(out) and row["quantize"] == "float16" and out.is_file()
     assert row["parity"]["top1_agreement"] >= 0.99

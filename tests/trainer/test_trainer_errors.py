@@ -29,8 +29,7 @@ def test_train_without_tensorflow_names_the_train_extra_and_exits_2(
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tensorflow" else real(name, *a))
-    for args in (["train", str(tmp_path), "--out", str(tmp_path / "r")], ["export", str(tmp_path)],
-                 ["evaluate", str(tmp_path / "m.tflite"), str(tmp_path)]):
+    for args in (["train", str(tmp_path), "--out", str(tmp_path / "r")], ["export", str(tmp_path)]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert result.output.strip().count("\n") == 0
@@ -52,6 +51,8 @@ def test_train_refuses_an_existing_out_folder_without_force(tmp_path: Path) -> N
     (lambda d: None, "no such folder"),
     (lambda d: d.mkdir(), "empty, no class folders"),
     (lambda d: write_digit_folder(d, per_class=5, classes=(4,)), "only one class"),
+    (lambda d: write_digit_folder(d, per_class=5, classes=(4,)) and write_digit_folder(d, per_class=1, classes=(5,)),
+     "class folder(s) with a single image: 5"),
 ])
 def test_train_rejects_bad_folders_and_writes_nothing(tmp_path: Path, setup, message: str) -> None:  # type: ignore[no-untyped-def]
     data, out = tmp_path / "data", tmp_path / "run"
@@ -94,8 +95,7 @@ def test_evaluate_rejects_folders_that_match_no_model_label(tmp_path: Path) -> N
         import cv2
 
         cv2.imwrite(str(data / name / "a.png"), np.zeros((32, 32), np.uint8))
-    result = CliRunner().invoke(cli, ["evaluate", str(zoo.digits_classifier("uint8")), str(data),
-                                      "--confusion", str(tmp_path / "cm.png")])
+    result = CliRunner().invoke(cli, ["evaluate", str(zoo.digits_classifier("uint8")), str(data)])
     assert result.exit_code == 2
     assert "DatasetError: class folder(s) cat, dog match no model class" in result.output
     assert "zero" in result.output
@@ -108,20 +108,39 @@ def test_evaluate_maps_integer_folders_to_class_ids_of_unlabelled_models(tmp_pat
     model = zoo.digits_classifier("uint8")
     labels = tmp_path / "ids.txt"  # a foreign model's labels given on the command line
     labels.write_text("\n".join(str(i) for i in range(10)) + "\n")
-    result = CliRunner().invoke(cli, ["evaluate", str(model), str(data), "--labels", str(labels), "--json",
-                                      "--confusion", str(tmp_path / "cm.png")])
+    result = CliRunner().invoke(cli, ["evaluate", str(model), str(data), "--labels", str(labels), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(_last_line(result.output))
     assert report["samples"] == 150 and report["accuracy"] >= 0.9
 
 
-def test_train_skips_unreadable_files_counts_and_lists_them(tmp_path: Path) -> None:
+@pytest.mark.slow  # trains
+def test_train_skips_corrupt_files_takes_grey_and_non_square_images_and_warns_about_few(tmp_path: Path) -> None:
+    import cv2
+
     data = write_digit_folder(tmp_path / "d", per_class=8, classes=(0, 1))
     (data / "0" / "corrupt.jpg").write_bytes(b"\xff\xd8 truncated")
     (data / "1" / "Thumbs.db").write_bytes(b"\x00" * 10)
+    digit = cv2.imread(str(next((data / "1").glob("*.png"))), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(data / "1" / "wide.jpg"), cv2.resize(digit, (90, 30)))  # grey, 3:1
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["train", str(data), "--out", str(out), *TINY])
     assert result.exit_code == 0, result.output
-    assert "skipped 2 files" in result.output and "0/corrupt.jpg" in result.output
-    skipped = dict(json.loads((out / "provenance.json").read_text())["dataset"]["skipped"])
-    assert set(skipped) == {"0/corrupt.jpg", "1/Thumbs.db"}
+    assert "skipped 2 files" in result.stderr and "0/corrupt.jpg" in result.stderr
+    assert result.stderr.startswith(f"warning: {data.resolve()}: few images in 0 (9), 1 (9); aim for 10+")
+    prov = json.loads((out / "provenance.json").read_text())
+    assert set(dict(prov["dataset"]["skipped"])) == {"0/corrupt.jpg", "1/Thumbs.db"}
+    assert "1/wide.jpg" in {p for p, _ in json.loads((out / "split.json").read_text())["train"]} | \
+        {p for p, _ in json.loads((out / "split.json").read_text())["val"]}
+
+
+def test_evaluate_writes_nothing_into_the_current_folder_unless_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_digit_folder(tmp_path / "d", per_class=3)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(cli, ["evaluate", "default", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert list(here.iterdir()) == []
+    assert json.loads(_last_line(result.output))["confusion_png"] is None

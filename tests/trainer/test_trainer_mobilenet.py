@@ -15,7 +15,8 @@ from edgekit.cli import cli
 
 pytest.importorskip("tensorflow")
 # Keras calls np.array(x, copy=False)-style APIs that NumPy 2 deprecates; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning"),
+              pytest.mark.slow]  # every test here shares one training run and its export
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +32,20 @@ def mobilenet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-def test_mobilenet_v2_exports_all_four_variants_with_one_comparison_table(mobilenet_run: Path) -> None:
+@pytest.fixture(scope="module")
+def mobilenet_exports(mobilenet_run: Path) -> tuple[Path, str]:
+    """The export of all four variants (its folder and printed table), shared by the tests below."""
     out = mobilenet_run / "exports"
+    # one epoch on 30 images need not beat chance; this test is about the four conversions
     result = CliRunner().invoke(cli, ["export", str(mobilenet_run), "--quantize", "all", "--calib", "16",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--force"])
     assert result.exit_code == 0, result.output
-    table = result.output
+    return out, result.output
+
+
+def test_mobilenet_v2_exports_all_four_variants_with_one_comparison_table(
+        mobilenet_exports: tuple[Path, str]) -> None:
+    out, table = mobilenet_exports
     for variant in ("float32", "float16", "dynamic", "int8"):
         assert (out / f"model_{variant}.tflite").is_file()
         assert any(line.startswith(variant) for line in table.splitlines()), table
@@ -47,10 +56,8 @@ def test_mobilenet_v2_exports_all_four_variants_with_one_comparison_table(mobile
 
 
 def test_every_variant_loads_in_the_runtime_and_round_trips_its_metadata_without_tensorflow(
-        mobilenet_run: Path) -> None:
-    out = mobilenet_run / "exports"
-    if not (out / "model_int8.tflite").exists():
-        pytest.skip("needs the export of the previous test")
+        mobilenet_exports: tuple[Path, str]) -> None:
+    out, _ = mobilenet_exports
     code = (
         "import json, sys, numpy as np, edgekit\n"
         "rows = []\n"

@@ -1,6 +1,7 @@
 """edgekit's desktop companion: fit, quantize, check and export Keras classifiers.
 
-TensorFlow (the ``train`` extra) is imported only when a function needs it.
+TensorFlow (the ``train`` extra) is imported only when a function needs it. ``evaluate``
+is the runtime's own (it needs no TensorFlow), re-exported here for convenience.
 
 >>> from edgekit_trainer import TrainConfig, ExportConfig, train, export, evaluate
 >>> result = train(TrainConfig("photos/", "runs/flowers", model="mobilenet_v2"))
@@ -10,17 +11,29 @@ TensorFlow (the ``train`` extra) is imported only when a function needs it.
 
 from __future__ import annotations
 
-from .errors import DatasetError, ParityFailed, RunExists, WeightsUnavailable
-from .evaluation import EvalReport, evaluate
+from edgekit._evaluate import EvalReport, evaluate
+
+from .errors import (
+    ChanceLevel,
+    ClusterError,
+    DatasetError,
+    ParityFailed,
+    ResumeRefused,
+    RunExists,
+    WeightsUnavailable,
+)
 from .exporter import ExportConfig, ExportedModel, export
 from .fit import TrainConfig, TrainResult, train
 
 __all__ = [
+    "ChanceLevel",
+    "ClusterError",
     "DatasetError",
     "EvalReport",
     "ExportConfig",
     "ExportedModel",
     "ParityFailed",
+    "ResumeRefused",
     "RunExists",
     "TrainConfig",
     "TrainResult",

@@ -79,8 +79,9 @@ def default_size(name: str) -> int:
 
 def _conv_bn(keras: Any, x: Any, filters: int, strides: int = 1) -> Any:
     x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
-    # momentum 0.9: the moving statistics catch up within an epoch on small datasets
-    return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(x))
+    # the statistics it predicts with are measured on the training images (batchnorm.py), not averaged;
+    # synchronized: across devices and workers, the statistics are the global batch's (as on one device)
+    return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9, synchronized=True)(x))
 
 
 def _tiny(arch: Architecture, keras: Any) -> Any:
@@ -93,7 +94,7 @@ def _tiny(arch: Architecture, keras: Any) -> Any:
     x = _conv_bn(keras, _conv_bn(keras, x, 64), 64)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(arch.dropout)(x)
-    outputs = keras.layers.Dense(arch.num_classes, activation="softmax", name="probs")(x)
+    outputs = keras.layers.Dense(arch.num_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="tiny")
 
 
@@ -166,7 +167,7 @@ def build_model(arch: Architecture) -> Any:
         x = keras.layers.Rescaling(1.0, name="rescale")(x)
     x = base(x, training=False) if arch.pretrained else base(x)
     x = keras.layers.Dropout(arch.dropout)(x)
-    outputs = keras.layers.Dense(arch.num_classes, activation="softmax", name="probs")(x)
+    outputs = keras.layers.Dense(arch.num_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=arch.name)
 
 

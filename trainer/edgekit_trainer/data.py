@@ -10,7 +10,6 @@ Files that are not images, or do not decode, are skipped and reported.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.errors import InputError
+from edgekit._evaluate.folder import IMAGE_SUFFIXES, Sample, scan
+from edgekit.errors import DatasetError, InputError
 from edgekit.imagefile import read_image
 from edgekit.preprocess import InputFormat, preprocess
-
-from .errors import DatasetError
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -32,11 +30,9 @@ __all__ = [
     "Split",
     "load_dataset",
     "read_split",
+    "scan",
     "stratified_split",
 ]
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-SPLIT_NAMES = ("train", "val", "test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +52,6 @@ class ImageSpec:
         return InputFormat(width=self.size, height=self.size, channels=self.channels,
                            dtype=np.uint8, color=self.color, resize=self.resize,
                            mean=(0.0,), std=(1.0,))
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One image file (path relative to the dataset root) and its class index."""
-
-    path: str
-    label: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +77,8 @@ class Dataset:
         skipped: ``(relative path, reason)`` of every file that was not used.
         predefined: ``True`` when the folder had its own ``train/``/``val/`` splits.
         fingerprint: SHA-256 over the used files' relative paths and contents.
+        counts: Images per class of each split.
+        warnings: Problems that do not stop training (e.g. a ``val/`` without some class).
     """
 
     root: str
@@ -100,53 +90,7 @@ class Dataset:
     predefined: bool = False
     fingerprint: str = ""
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _scan_tree(folder: Path, root: Path, classes: Sequence[str]) -> tuple[list[Sample], list[tuple[str, str]]]:
-    samples: list[Sample] = []
-    skipped: list[tuple[str, str]] = []
-    for index, name in enumerate(classes):
-        class_dir = folder / name
-        if not class_dir.is_dir():
-            continue
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
-            if path.name.startswith("."):
-                continue
-            rel = str(path.relative_to(root))
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                samples.append(Sample(rel, index))
-            else:
-                skipped.append((rel, f"not an image file ({path.suffix or 'no suffix'})"))
-    return samples, skipped
-
-
-def scan(root: str | Path) -> tuple[tuple[str, ...], dict[str, list[Sample]], list[tuple[str, str]]]:
-    """Find classes and image files: ``(classes, samples per split, skipped)``.
-
-    Raises:
-        DatasetError: the folder is missing, not a folder, or has no class folders.
-    """
-    base = Path(root)
-    if not base.exists():
-        raise DatasetError(f"{base}: no such folder")
-    if not base.is_dir():
-        raise DatasetError(f"{base}: not a folder (expected one sub-folder of images per class)")
-    base = base.resolve()
-    predefined = (base / "train").is_dir()
-    trees = {s: base / s for s in SPLIT_NAMES if (base / s).is_dir()} if predefined else {"all": base}
-    names = sorted({d.name for tree in trees.values() for d in _class_dirs(tree)})
-    if not names:
-        raise DatasetError(f"{base}: empty, no class folders (expected {base}/<class>/<image>)")
-    per_split: dict[str, list[Sample]] = {}
-    skipped: list[tuple[str, str]] = []
-    for split, tree in trees.items():
-        per_split[split], bad = _scan_tree(tree, base, names)
-        skipped += bad
-    return tuple(names), per_split, skipped
+    warnings: tuple[str, ...] = ()
 
 
 def _fingerprint(root: Path, samples: Sequence[Sample]) -> str:
@@ -201,15 +145,31 @@ def _subset(split: Split, index: np.ndarray) -> Split:
     return Split(tuple(split.samples[i] for i in index), split.x[index], split.y[index])
 
 
-def _check_classes(root: Path, classes: Sequence[str], labels: np.ndarray,
-                   skipped: Sequence[tuple[str, str]]) -> None:
+def _missing(classes: Sequence[str], split: Split) -> list[str]:
+    present = set(split.y.tolist())
+    return [name for i, name in enumerate(classes) if i not in present]
+
+
+def _check_splits(root: Path, classes: Sequence[str], train: Split, val: Split, predefined: bool,
+                  skipped: Sequence[tuple[str, str]]) -> list[str]:
+    """Every class must be trained on and (unless the user chose the split) validated on.
+
+    Returns warnings for a user-made ``val/`` that lacks classes.
+    """
+    note = f" ({len(skipped)} files skipped as unreadable or not images)" if skipped else ""
     if len(classes) < 2:
         raise DatasetError(f"{root}: only one class ({classes[0]!r}); a classifier needs at least two")
-    counts = Counter(labels.tolist())
-    empty = [name for i, name in enumerate(classes) if counts.get(i, 0) == 0]
-    if empty:
-        note = f" ({len(skipped)} files skipped as unreadable or not images)" if skipped else ""
-        raise DatasetError(f"{root}: class folder(s) with no usable images: {', '.join(empty)}{note}")
+    untrained = _missing(classes, train)
+    if untrained:
+        raise DatasetError(f"{root}: class folder(s) with no usable training images: "
+                           f"{', '.join(untrained)}{note}")
+    unchecked = _missing(classes, val)
+    if unchecked and not predefined:
+        raise DatasetError(f"{root}: class folder(s) with a single usable image, so none left to validate on: "
+                           f"{', '.join(unchecked)}{note}; each class needs at least 2")
+    if unchecked:
+        return [f"{root}/val: no images of {', '.join(unchecked)}; their accuracy cannot be measured"]
+    return []
 
 
 def _counts(classes: Sequence[str], splits: dict[str, Split]) -> dict[str, dict[str, int]]:
@@ -229,8 +189,8 @@ def load_dataset(root: str | Path, spec: ImageSpec, val_fraction: float = 0.2,
         seed: Seed of the stratified split.
 
     Raises:
-        DatasetError: missing/empty folder, one class, a class with no usable images,
-            or no validation images.
+        DatasetError: missing/empty folder, one class, a class with no usable training
+            images, or (with an automatic split) a class with a single usable image.
     """
     classes, per_split, skipped = scan(root)
     base = Path(root).resolve()
@@ -238,23 +198,21 @@ def load_dataset(root: str | Path, spec: ImageSpec, val_fraction: float = 0.2,
     for name, samples in per_split.items():
         decoded[name], bad = decode(base, samples, spec)
         skipped += bad
-    every = np.concatenate([s.y for s in decoded.values()])
-    _check_classes(base, classes, every, skipped)
     empty = Split((), np.zeros((0, spec.size, spec.size, spec.channels), np.uint8), np.zeros(0, np.int64))
     predefined = "train" in decoded
     pool = decoded.get("train", decoded.get("all", empty))
-    if predefined and len(decoded.get("val", empty)):
+    user_val = predefined and len(decoded.get("val", empty)) > 0
+    if user_val:
         train, val = pool, decoded["val"]
     else:
         keep, held = stratified_split(pool.y, val_fraction, seed)
         train, val = _subset(pool, keep), _subset(pool, held)
     test = decoded.get("test", empty)
-    if not len(val):
-        raise DatasetError(f"{base}: too few images to hold out a validation split (need 2 per class)")
+    warnings = _check_splits(base, classes, train, val, user_val, skipped)
     used = train.samples + val.samples + test.samples
     splits = {"train": train, "val": val, "test": test}
     return Dataset(str(base), classes, train, val, test, tuple(skipped), predefined,
-                   _fingerprint(base, used), _counts(classes, splits))
+                   _fingerprint(base, used), _counts(classes, splits), tuple(warnings))
 
 
 def read_split(root: str | Path, classes: Sequence[str], samples: Sequence[tuple[str, int]],

@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from edgekit._evaluate.metrics import ChanceCheck, chance_check
 from edgekit._modelfile.metadata import ModelMetadata, embed
 from edgekit.errors import ConfigError, EdgekitError, ModelIncompatible
 
 from . import quantize as q
 from .data import Split, read_split
-from .errors import ParityFailed
+from .errors import ChanceLevel, ParityFailed
 from .parity import ParityReport, as_bgr, compare, runtime_probs
 from .rundir import RunFolder, open_run
 
@@ -45,6 +46,7 @@ class ExportConfig:
         max_drop: Fail when exported accuracy is more than this many points below float.
         data: Dataset folder, when it moved since training (default: the recorded one).
         threads: Interpreter threads for the parity run.
+        force: Write a model even when it is not clearly above the majority-class rate.
     """
 
     run: str
@@ -55,6 +57,7 @@ class ExportConfig:
     max_drop: float | None = None
     data: str | None = None
     threads: int | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         if self.quantize not in (*q.QUANTIZATIONS, "all"):
@@ -90,6 +93,24 @@ def _paths(config: ExportConfig, run: RunFolder) -> dict[str, Path]:
     return {config.quantize: Path(config.out) if config.out else default}
 
 
+def portable_command(command: Any) -> list[str] | None:
+    """The training command line without the build machine's folders (the file travels).
+
+    An absolute path keeps its last component (``/home/ann/data/digits`` → ``digits``),
+    also after ``--option=``.
+    """
+    if not isinstance(command, list | tuple):
+        return None
+
+    def strip(arg: str) -> str:
+        option, eq, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+        if os.path.isabs(value):
+            value = os.path.basename(value.rstrip("/\\")) or value
+        return f"{option}{eq}{value}"
+
+    return [strip(str(arg)) for arg in command]
+
+
 def metadata_for(run: RunFolder, quantize: str, io: str, parity: dict[str, Any] | None = None,
                  extra: dict[str, Any] | None = None) -> ModelMetadata:
     """The edgekit metadata of a model exported from ``run``."""
@@ -106,7 +127,7 @@ def metadata_for(run: RunFolder, quantize: str, io: str, parity: dict[str, Any] 
             "alpha": cfg.get("alpha"), "weights": cfg.get("weights"), "seed": prov.get("seed"),
             "dataset_fingerprint": prov.get("dataset", {}).get("fingerprint"),
             "class_counts": prov.get("dataset", {}).get("counts"),
-            "versions": prov.get("versions"), "command": prov.get("command"),
+            "versions": prov.get("versions"), "command": portable_command(prov.get("command")),
             "val_accuracy_keras": prov.get("val_accuracy"), "trained": prov.get("created"),
         },
         parity=parity or {},
@@ -163,7 +184,7 @@ def _input_quantization(model: bytes) -> dict[str, Any]:
 
 
 def _one(traced: str, run: RunFolder, quantize: str, config: ExportConfig, val: Split,
-         calib: np.ndarray, float_probs: np.ndarray) -> tuple[bytes, ParityReport, dict[str, Any]]:
+         calib: np.ndarray, float_probs: np.ndarray) -> tuple[bytes, ParityReport, dict[str, Any], ChanceCheck]:
     io = config.io if quantize == "int8" else "float32"
     rep = q.representative(calib) if quantize == "int8" else None
     raw = q.convert(traced, quantize, io, rep)
@@ -176,7 +197,16 @@ def _one(traced: str, run: RunFolder, quantize: str, config: ExportConfig, val: 
         raise ModelIncompatible(f"ai-edge-litert cannot run the {quantize} export: "
                                 f"{backends['litert']['error']}")
     extra = {**quant_info, "compatibility": backends}
-    return embed(raw, metadata_for(run, quantize, io, report.to_dict(), extra)), report, backends
+    chance = chance_check(val.y, probs.argmax(axis=1))
+    return embed(raw, metadata_for(run, quantize, io, report.to_dict(), extra)), report, backends, chance
+
+
+def _refuse_chance_level(run: RunFolder, checks: dict[str, ChanceCheck]) -> None:
+    """The chance guard: no model that does no better than the majority class is written unasked."""
+    failed = {variant: check for variant, check in checks.items() if not check.passed}
+    if failed:
+        detail = "; ".join(f"{variant}: {check.describe()}" for variant, check in failed.items())
+        raise ChanceLevel(f"{run.path}: {detail}. No file written (export with force to write it anyway)")
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -199,6 +229,8 @@ def export(config: ExportConfig, log: Any = None) -> tuple[ExportedModel, ...]:
     Raises:
         ModelNotFound: the RUN folder is incomplete.
         ParityFailed: a variant lost more than ``config.max_drop`` points (nothing is written).
+        ChanceLevel: a variant is not clearly above the validation split's majority-class rate
+            and ``config.force`` is false (nothing is written).
         ModelIncompatible: ai-edge-litert cannot run the result (nothing is written).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -214,10 +246,11 @@ def export(config: ExportConfig, log: Any = None) -> tuple[ExportedModel, ...]:
     calib = read_split(root, run.labels, [run.split["train"][i] for i in chosen], run.spec).x
     float_probs = keras_model.predict(val.x.astype(np.float32), batch_size=64, verbose=0)
     done: list[tuple[str, bytes, ParityReport, dict[str, Any]]] = []
+    checks: dict[str, ChanceCheck] = {}
     with q.saved_model(keras_model) as traced:
         for variant in config.variants:
             say(f"converting {variant} and checking it through the edgekit runtime on {len(val)} images")
-            data, report, backends = _one(traced, run, variant, config, val, calib, float_probs)
+            data, report, backends, checks[variant] = _one(traced, run, variant, config, val, calib, float_probs)
             done.append((variant, data, report, backends))
     failed = [(v, r) for v, _, r, _ in done if config.max_drop is not None and r.drop_points > config.max_drop]
     if failed:
@@ -225,6 +258,8 @@ def export(config: ExportConfig, log: Any = None) -> tuple[ExportedModel, ...]:
                            f"(-{r.drop_points:.2f} points)" for v, r in failed)
         raise ParityFailed(f"accuracy dropped more than --max-drop {config.max_drop:g} points: {detail}; "
                            "no file written")
+    if not config.force:
+        _refuse_chance_level(run, checks)
     paths = _paths(config, run)
     out = []
     for variant, data, report, backends in done:

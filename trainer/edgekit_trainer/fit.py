@@ -5,27 +5,38 @@ backbone frozen (only the new head learns), then its top layers fine-tuned at a
 tenth of the learning rate. Early stopping watches the validation loss; the best
 checkpoint is written (atomically) after every improving epoch, so an
 interrupted training leaves a usable ``model.keras`` behind.
+
+Small datasets (a user's first 100–300 photos) get three things big ones do not need:
+batch-norm statistics measured on the training images before every validation
+(:mod:`.batchnorm`: without it, validation sat at chance), the training set repeated to
+enough steps per epoch, and a warm-up + cosine learning rate (:mod:`.schedule`).
+The result is judged against the majority class and a HOG baseline (:mod:`.verdict`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgekit._evaluate.folder import check_trainable, folder_warnings
 from edgekit.errors import ConfigError
 
-from . import backbones, rundir
+from . import backbones, checkpoints, devices, distribute, pipeline, rundir, schedule
+from .batchnorm import precise_batchnorm_callback
 from .data import Dataset, ImageSpec, load_dataset
+from .verdict import Verdict, judge
 
 __all__ = ["STRATEGIES", "TrainConfig", "TrainResult", "class_weights", "train"]
 
 STRATEGIES = ("none", "mirrored", "multiworker")
+MIN_DELTA = 0.005  # smallest drop of the validation loss that early stopping counts as progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +45,8 @@ class TrainConfig:
 
     ``weights=None`` means ImageNet for the pretrained backbones and none for
     ``tiny``; ``size=None`` the backbone's default; ``fine_tune_epochs=None``
-    half of ``epochs``.
+    half of ``epochs``. ``resume`` continues the interrupted run in ``out`` (same data
+    and options); ``join_timeout`` bounds, in seconds, the wait for the other workers.
     """
 
     data: str
@@ -58,8 +70,12 @@ class TrainConfig:
     force: bool = False
     verbose: int | None = None
     command: tuple[str, ...] = field(default_factory=tuple)
+    resume: bool = False
+    join_timeout: float = 120.0
 
     def __post_init__(self) -> None:
+        if not self.join_timeout > 0:
+            raise ConfigError(f"join_timeout must be a positive number of seconds, got {self.join_timeout}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
         if not 0.0 < self.val_fraction < 1.0:
@@ -85,6 +101,8 @@ class TrainResult:
         replicas: Devices the distribution strategy trained on.
         skipped: ``(file, reason)`` of every file not used.
         history: Per-epoch metrics.
+        verdict: The validation accuracy next to the majority-class rate and the HOG baseline.
+        warnings: Problems of the dataset that did not stop training (naming the folders).
     """
 
     run: Path
@@ -94,6 +112,13 @@ class TrainResult:
     replicas: int
     skipped: tuple[tuple[str, str], ...]
     history: dict[str, list[float]]
+    verdict: Verdict | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def above_chance(self) -> bool:
+        """Whether the network is clearly more accurate than the majority class."""
+        return self.verdict is None or self.verdict.chance.passed
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -112,16 +137,10 @@ def _tf() -> Any:
 
 
 def make_strategy(name: str) -> Any:
-    """The ``tf.distribute`` strategy for ``name`` (MirroredStrategy uses every GPU,
-    else every logical CPU device)."""
-    tf = _tf()
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+    """The ``tf.distribute`` strategy for ``name`` (kept for callers of this module; new code uses
+    :func:`edgekit_trainer.distribute.make_strategy` with :func:`~edgekit_trainer.distribute.this_worker`)."""
+    _tf()
+    return distribute.make_strategy(name, distribute.this_worker(name))
 
 
 def _augmenter(keras: Any, spec: ImageSpec, flip: bool, seed: int) -> Any:
@@ -141,20 +160,6 @@ def _augmenter(keras: Any, spec: ImageSpec, flip: bool, seed: int) -> Any:
     return keras.Sequential(layers, name="augment")
 
 
-def _is_chief() -> bool:
-    """Whether this process writes the checkpoint (always, unless a non-chief multi-worker task)."""
-    import json
-
-    try:
-        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    except json.JSONDecodeError:
-        return True
-    task = config.get("task") or {}
-    kind, index = task.get("type", "chief"), int(task.get("index", 0))
-    has_chief = "chief" in (config.get("cluster") or {})
-    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
-
-
 def _run_callback(keras: Any, model: Any, path: Path, history: dict[str, list[float]],
                   stage: int, best: list[float]) -> Any:
     """Record every epoch's metrics; save ``model`` whenever the validation loss improves."""
@@ -166,10 +171,10 @@ def _run_callback(keras: Any, model: Any, path: Path, history: dict[str, list[fl
                 history.setdefault(key, []).append(float(value))
             history.setdefault("stage", []).append(float(stage))
             loss = logs.get("val_loss", np.inf)
-            if loss < best[0] and _is_chief():
+            if loss < best[0]:  # every worker saves (the chief into RUN): saving may need them all
                 best[0] = float(loss)
                 tmp = path.with_name("model.tmp.keras")
-                model.save(tmp)
+                devices.float32_model(model).save(tmp)
                 os.replace(tmp, path)
 
     return RunCallback()
@@ -185,7 +190,30 @@ def _stages(config: TrainConfig, arch: backbones.Architecture) -> list[tuple[str
     return stages
 
 
-def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, run: Path,
+def _small_data_fit(config: TrainConfig, ds: Dataset, weights: dict[int, float]) -> tuple[Any, int]:
+    """The training batches (tiny sets repeated to enough steps per epoch) and the steps per epoch."""
+    x, y = schedule.repeat_for_steps(ds.train.x, ds.train.y, config.batch_size)
+    return pipeline.training_data(x, y, config.batch_size, config.seed, weights), math.ceil(len(x) / config.batch_size)
+
+
+def _stage_callbacks(config: TrainConfig, ds: Dataset, model: Any, state: checkpoints.RunState,
+                     history: dict[str, list[float]], stage: int, best: list[float]) -> list[Any]:
+    """Throughput, precise batch norm before each validation (so early stopping and the checkpoint
+    judge the model as it will predict), the run record, early stopping, the stage's checkpoints."""
+    import keras
+
+    return [
+        pipeline.throughput_callback(len(ds.train)),
+        precise_batchnorm_callback(model, ds.train.x, seed=config.seed),
+        _run_callback(keras, model, state.path / "model.keras", history, stage, best),
+        # min_delta: once validation is perfect its loss creeps down forever by 1e-4s; not progress
+        keras.callbacks.EarlyStopping("val_loss", patience=config.patience, min_delta=MIN_DELTA,
+                                      restore_best_weights=True),
+        *state.callbacks(stage),
+    ]
+
+
+def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, state: checkpoints.RunState,
                 history: dict[str, list[float]], extra_callbacks: tuple[Any, ...]) -> int:
     import keras
 
@@ -193,32 +221,32 @@ def _fit_stages(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, run
     spec = ImageSpec(arch.size, arch.channels, config.resize)
     verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
     weights = class_weights(ds.train.y, len(ds.classes))
-    best = [np.inf]
+    best = [min(history.get("val_loss", [np.inf]))]
     stages = _stages(config, arch)
     with strategy.scope():
         wrapper = keras.Sequential([_augmenter(keras, spec, config.flip, config.seed), model]) \
             if config.augment else model
+    fitter = distribute.fit_model(wrapper, strategy)  # outside the scope, see there
+    train_data, steps = _small_data_fit(config, ds, weights)
+    val_data = pipeline.evaluation_data(ds.val.x, ds.val.y, config.batch_size)
     for number, (name, epochs, lr) in enumerate(stages, start=1):
+        if number <= state.completed_stages:
+            continue
         if name == "head":
             backbones.freeze_backbone(model)
         elif name == "fine_tune":
             backbones.unfreeze_top(model)
         with strategy.scope():
-            wrapper.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                            metrics=["accuracy"])
-        callbacks = [
-            _run_callback(keras, model, run / "model.keras", history, number, best),
-            keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(2, config.patience // 2),
-                                              min_lr=lr / 100),
-            *extra_callbacks,
-        ]
+            state.restore_weights(model, number)
+            fitter.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate(lr, epochs, steps)),
+                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        callbacks = [*_stage_callbacks(config, ds, model, state, history, number, best), *extra_callbacks]
         if verbose:
-            print(f"stage {number}/{len(stages)}: {name}, up to {epochs} epochs, learning rate {lr:g}",
-                  flush=True)
-        wrapper.fit(ds.train.x.astype(np.float32), ds.train.y, batch_size=config.batch_size,
-                    epochs=epochs, validation_data=(ds.val.x.astype(np.float32), ds.val.y),
-                    class_weight=weights, callbacks=callbacks, verbose=verbose, shuffle=True)
+            print(f"stage {number}/{len(stages)}: {name}, up to {epochs} epochs of {steps} steps, "
+                  f"learning rate {lr:g} (warm-up, cosine)", flush=True)
+        with strategy.scope():
+            fitter.fit(train_data, epochs=epochs, validation_data=val_data, callbacks=callbacks, verbose=verbose,
+                       shuffle=False)  # the pipeline shuffles
     return len(stages)
 
 
@@ -241,45 +269,65 @@ def _provenance(config: TrainConfig, ds: Dataset, arch: backbones.Architecture,
 def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
     """Train a classifier on ``config.data`` and write the RUN folder ``config.out``.
 
-    Nothing is written until the dataset has been read and the model built.
+    Nothing is written until the dataset has been read and the model built. Across
+    workers (``strategy="multiworker"``, ``TF_CONFIG`` set on each) only the chief writes
+    ``config.out``; the result is the same on every worker. A folder no classifier can be
+    trained on (empty, one class, a class with one image) and an existing ``config.out``
+    are refused before TensorFlow is imported.
 
     Raises:
         DatasetError: the folder cannot be trained on (see :func:`trainer.data.load_dataset`).
         RunExists: ``config.out`` exists and ``config.force`` is false.
+        ResumeRefused: ``config.resume`` and the run cannot continue with this data and these options.
         WeightsUnavailable: pretrained weights cannot be downloaded.
+        ConfigError: ``TF_CONFIG`` is missing or malformed (multi-worker).
+        ClusterError: a worker did not join within ``config.join_timeout``, was lost, or its port is taken.
         KeyboardInterrupt: re-raised after the records of the best epoch so far are written.
     """
+    _, sizes = check_trainable(config.data)  # from file names, before TensorFlow starts
+    worker = distribute.this_worker(config.strategy)  # TF_CONFIG and its port, before TensorFlow starts
+    fresh = worker.chief and not config.resume
+    if fresh:
+        rundir.prepare_out(config.out, config.force)
     tf = _tf()
     import keras
 
-    rundir.prepare_out(config.out, config.force)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     arch = config.architecture(num_classes=2)  # validates before the (slow) dataset read
     ds = load_dataset(config.data, ImageSpec(arch.size, arch.channels, config.resize),
                       config.val_fraction, config.seed)
     arch = config.architecture(len(ds.classes))
-    strategy = make_strategy(config.strategy)
-    with strategy.scope():
-        model = backbones.build_model(arch)
-    run = rundir.prepare_out(config.out, config.force, clear=True)
-    created = not run.exists()
-    run.mkdir(parents=True, exist_ok=True)
-    prov = _provenance(config, ds, arch, int(strategy.num_replicas_in_sync))
-    rundir.write_text(run / "labels.txt", "\n".join(ds.classes) + "\n")
-    rundir.write_json(run / "split.json", rundir.dataset_record(ds))
-    rundir.write_json(run / "provenance.json", {**prov, "status": "training"})
-    history: dict[str, list[float]] = {}
+    with devices.precision() as policy:
+        strategy = distribute.make_strategy(config.strategy, worker, config.join_timeout)
+        if config.verbose != 0:
+            print(f"{worker.describe()}; {devices.describe(strategy, policy)}", flush=True)
+        with strategy.scope():
+            model = backbones.build_model(arch)
+        if fresh:
+            rundir.prepare_out(config.out, config.force, clear=True)
+        warnings = [*folder_warnings(config.data, sizes), *ds.warnings]
+        prov = {**_provenance(config, ds, arch, int(strategy.num_replicas_in_sync)), "warnings": warnings}
+        with checkpoints.open_run(config.out, worker, prov, rundir.dataset_record(ds), ds.classes,
+                                  config.resume) as state:
+            result = _fit_and_finish(config, ds, model, strategy, state, worker, callbacks)
+    return replace(result, run=state.run)
+
+
+def _fit_and_finish(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, state: checkpoints.RunState,
+                    worker: distribute.Worker, callbacks: tuple[Any, ...]) -> TrainResult:
+    history = state.history
     stages, interrupted = 0, False
     try:
-        stages = _fit_stages(config, ds, model, strategy, run, history, callbacks)
+        with distribute.cluster_errors(worker):
+            stages = _fit_stages(config, ds, model, strategy, state, history, callbacks)
     except KeyboardInterrupt:
         interrupted = True
     except BaseException:
-        if not (run / "model.keras").is_file():
-            _remove(run, created)
+        if not (state.path / "model.keras").is_file() and not state.resumed:
+            _remove(state.path, state.created)
         raise
-    return _finish(run, created, prov, history, stages, interrupted, ds)
+    return _finish(state.path, state.created, state.provenance, history, stages, interrupted, ds)
 
 
 def _remove(run: Path, created: bool) -> None:
@@ -301,15 +349,16 @@ def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, l
         raise ConfigError(f"{run}: training produced no checkpoint (no finite validation loss)")
     best = keras.models.load_model(run / "model.keras")
     probs = best.predict(ds.val.x.astype(np.float32), batch_size=64, verbose=0)
-    accuracy = float((probs.argmax(axis=1) == ds.val.y).mean())
+    verdict = judge(probs.argmax(axis=1), ds, int(prov.get("seed", 0)))
     prov = {**prov, "status": "interrupted" if interrupted else "complete",
-            "val_accuracy": accuracy, "epochs": len(history.get("stage", [])), "stages": stages}
+            "val_accuracy": verdict.val_accuracy, "epochs": len(history.get("stage", [])), "stages": stages,
+            "verdict": verdict.to_dict()}
     rundir.write_json(run / "history.json", history)
     rundir.write_json(run / "provenance.json", prov)
     from .plots import plot_history
 
-    plot_history(history, run / "training.png")
+    plot_history(history, run / "training.png", majority=verdict.chance.majority)
     if interrupted:
         raise KeyboardInterrupt(f"training interrupted; the best checkpoint so far is {run / 'model.keras'}")
-    return TrainResult(run, accuracy, prov["epochs"], stages, prov["strategy"]["replicas"],
-                       ds.skipped, history)
+    return TrainResult(run, verdict.val_accuracy, prov["epochs"], stages, prov["strategy"]["replicas"],
+                       ds.skipped, history, verdict, tuple(prov.get("warnings", ())))

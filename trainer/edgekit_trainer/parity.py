@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import accuracy, percentile
+from edgekit._evaluate.metrics import accuracy, percentile
 
 __all__ = ["ParityReport", "compare", "runtime_probs"]
 

@@ -8,6 +8,7 @@
     RUN/provenance.json   dataset fingerprint, class counts, seed, versions, command line, config
     RUN/split.json        the exact files of each split (export re-reads val and calibration images)
     RUN/training.png      loss and accuracy curves, train vs validation
+    RUN/backup/           last-epoch checkpoints of an unfinished run (see checkpoints.py), removed when it completes
 """
 
 from __future__ import annotations

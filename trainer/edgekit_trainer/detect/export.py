@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from edgekit._evaluate.metrics import percentile
 from edgekit._modelfile.metadata import ModelMetadata, embed
 from edgekit.errors import ConfigError, ModelIncompatible
 
 from .. import quantize as q
 from ..errors import ParityFailed
-from ..exporter import _write, compatibility
-from ..metrics import percentile
+from ..exporter import _write, compatibility, portable_command
 from ..rundir import RunFolder, open_run
 from .data import DetectionSplit, decode_split, read_dataset
 from .model import with_decoder
@@ -121,7 +121,7 @@ def metadata_for(run: RunFolder, quantize: str, io: str, parity: dict[str, Any] 
             "alpha": cfg.get("alpha"), "weights": cfg.get("weights"), "seed": prov.get("seed"),
             "dataset_fingerprint": prov.get("dataset", {}).get("fingerprint"),
             "objects": prov.get("dataset", {}).get("objects"), "versions": prov.get("versions"),
-            "command": prov.get("command"), "val_map50_keras": prov.get("val_map50"),
+            "command": portable_command(prov.get("command")), "val_map50_keras": prov.get("val_map50"),
             "trained": prov.get("created"),
         },
         parity=parity or {}, extra=extra,

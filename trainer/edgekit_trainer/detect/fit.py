@@ -106,10 +106,11 @@ class DetectResult:
 
 
 def _map_callback(keras: Any, model: Any, val: DetectionSplit, names: tuple[str, ...], size: int,
-                  path: Path, history: dict[str, list[float]], best: list[float]) -> Any:
+                  path: Path, history: dict[str, list[float]], best: list[float], strategy_name: str) -> Any:
     """Score the validation split after every epoch; keep the best checkpoint."""
-    from ..fit import _is_chief
+    from ..distribute import this_worker
 
+    chief = this_worker(strategy_name).chief  # only the chief writes the checkpoint
     decoded = with_decoder(model, size)
 
     class MapCallback(keras.callbacks.Callback):  # type: ignore[misc]
@@ -119,7 +120,7 @@ def _map_callback(keras: Any, model: Any, val: DetectionSplit, names: tuple[str,
                 logs["val_map50"], logs["val_map"] = scores.map50, scores.map
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
-            if scores.map50 > best[0] and _is_chief():
+            if scores.map50 > best[0] and chief:
                 best[0], best[1] = scores.map50, scores.map
                 tmp = path.with_name("model.tmp.keras")
                 model.save(tmp)
@@ -161,7 +162,7 @@ def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: A
             model.compile(optimizer=optimizer, loss=detection_loss(arch.points, len(names)))
         callbacks = [
             keras.callbacks.SwapEMAWeights(swap_on_epoch=True),  # scored and saved: the averaged weights
-            _map_callback(keras, model, val, names, arch.size, run / "model.keras", history, best),
+            _map_callback(keras, model, val, names, arch.size, run / "model.keras", history, best, config.strategy),
             keras.callbacks.EarlyStopping("val_map50", mode="max", patience=config.patience),
             *extra,
         ]

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import _pyplot
+from edgekit._evaluate.figure import pyplot
 
 __all__ = ["plot_training"]
 
 
 def plot_training(history: dict[str, list[float]], path: Path) -> None:
     """Training loss and validation mAP@0.5 / mAP@0.5:0.95, one point per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, keys, title in ((axes[0], ("loss",), "training loss"),
                             (axes[1], ("val_map50", "val_map"), "validation mAP")):

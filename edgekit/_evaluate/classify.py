@@ -1,9 +1,10 @@
-"""``edgekit evaluate``: any classification ``.tflite`` against a labelled image folder.
+"""``edgekit evaluate``: any classification ``.tflite`` against a labelled image folder, on the device.
 
-Images are read from disk and run through :func:`edgekit.load` exactly as on a
-device. The folder's class names are matched to the model's labels (by name,
-case-insensitively; or as class ids when they are integers). The ``test/`` split
-is used when the folder has one, else ``val/``, else every image.
+Needs only the runtime: images are read from disk and run through :func:`edgekit.load`
+exactly as in ``predict``. The folder's class names are matched to the model's labels (by
+name, case-insensitively; or as class ids when they are integers). The ``test/`` split is
+used when the folder has one, else ``val/``, else every image. Accuracy is reported next to
+the majority-class rate, so a model that only ever answers one class cannot pass as good.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import InputError
-from edgekit.imagefile import read_image
-
-from .data import scan
-from .errors import DatasetError
-from .metrics import ClassMetrics, accuracy, confusion_matrix, per_class, percentile
+from ..errors import DatasetError, InputError, ModelIncompatible
+from ..imagefile import read_image
+from ..model import load
+from .folder import Sample, scan
+from .metrics import ChanceCheck, ClassMetrics, chance_check, confusion_matrix, per_class, percentile
 
 __all__ = ["EvalReport", "evaluate", "match_classes", "render_report"]
 
@@ -32,6 +32,19 @@ class EvalReport:
 
     The confusion matrix has one row per dataset class and one column per dataset
     class plus a last ``other`` column (predictions outside the dataset's classes).
+
+    Attributes:
+        model, data: What was evaluated on what.
+        split: ``test``, ``val``, ``all`` or ``train``: the images used.
+        samples: Images evaluated.
+        accuracy: Top-1 accuracy (0..1).
+        labels: The folder's class names (rows of ``confusion``).
+        classes: Precision / recall / F1 per class.
+        confusion: ``classes × (classes + 1)`` counts.
+        latency_ms_p50: Median latency per image (pre + invoke + post).
+        chance: Accuracy against the majority-class rate of the same images.
+        skipped: ``(file, reason)`` of every file not evaluated.
+        confusion_png: Where the figure was written, if one was asked for.
     """
 
     model: str
@@ -43,13 +56,20 @@ class EvalReport:
     classes: tuple[ClassMetrics, ...]
     confusion: np.ndarray
     latency_ms_p50: float
+    chance: ChanceCheck
     skipped: tuple[tuple[str, str], ...] = ()
     confusion_png: str | None = None
+
+    @property
+    def majority_rate(self) -> float:
+        """Accuracy of always answering the most frequent class of these images."""
+        return self.chance.majority
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "data": self.data, "split": self.split, "samples": self.samples,
-            "accuracy": round(self.accuracy, 5),
+            "accuracy": round(self.accuracy, 5), "majority_rate": round(self.majority_rate, 5),
+            "above_chance": self.chance.passed, "chance": self.chance.to_dict(),
             "per_class": [c.to_dict() for c in self.classes],
             "confusion_matrix": {"labels": list(self.labels), "columns": [*self.labels, "other"],
                                  "matrix": self.confusion.tolist()},
@@ -79,38 +99,37 @@ def match_classes(folders: Sequence[str], labels: Sequence[str], num_outputs: in
         have = f"the model's labels are: {shown}" if labels else \
             f"the model has no labels, so folders must be class ids 0..{num_outputs - 1}"
         raise DatasetError(f"class folder(s) {', '.join(unknown)} match no model class; {have} "
-                           "(rename the folders or pass --labels)")
+                           "(rename the folders or give the model a labels file)")
     return out
 
 
-def _pick_split(per_split: dict[str, Any]) -> str:
+def _pick_split(root: Path, per_split: dict[str, list[Sample]]) -> str:
     for name in ("test", "val", "all", "train"):
         if per_split.get(name):
             return name
-    raise DatasetError("no images found in the folder")
+    raise DatasetError(f"{root}: no image files in any class folder")
 
 
 def evaluate(model: str | os.PathLike[str], data: str | os.PathLike[str],
              confusion_png: str | os.PathLike[str] | None = None, **load_args: Any) -> EvalReport:
-    """Evaluate a classification model on an image folder.
+    """Evaluate a classification model on an image folder, with the runtime alone.
 
     Args:
         model: The ``.tflite`` path.
         data: Class-per-folder tree (or with ``train/``/``val/``/``test/``).
-        confusion_png: Where to write the confusion-matrix figure (``None``: no figure).
+        confusion_png: Where to write the confusion-matrix figure (``None``: no figure, and
+            matplotlib is not needed). An existing file there is replaced.
         **load_args: Passed to :func:`edgekit.load` (``labels``, ``threads``, ``backend`` …).
 
     Raises:
         DatasetError: the folder is unusable or its classes match no model class.
         ModelError: the model cannot be loaded, or is not a classifier.
+        ExtraMissing: a figure was asked for and matplotlib is not installed.
     """
-    import edgekit
-    from edgekit.errors import ModelIncompatible
-
     folders, per_split, skipped = scan(data)
-    split = _pick_split(per_split)
     root = Path(data).resolve()
-    with edgekit.load(model, **load_args) as loaded:
+    split = _pick_split(root, per_split)
+    with load(model, **load_args) as loaded:
         if loaded.task != "classify":
             raise ModelIncompatible(f"{model}: evaluate needs a classifier, this model's task is {loaded.task}")
         n_out = int(np.prod(loaded.outputs[0].shape))
@@ -121,7 +140,7 @@ def evaluate(model: str | os.PathLike[str], data: str | os.PathLike[str],
     return _report(str(model), str(root), split, folders, y_true, y_pred, latencies, skipped, confusion_png)
 
 
-def _run(loaded: Any, root: Path, samples: Sequence[Any], index: list[int],
+def _run(loaded: Any, root: Path, samples: Sequence[Sample], index: list[int],
          skipped: list[tuple[str, str]]) -> tuple[list[int], list[int], list[float]]:
     to_local = {model_id: i for i, model_id in enumerate(index)}
     y_true, y_pred, latencies = [], [], []
@@ -142,25 +161,28 @@ def _report(model: str, data: str, split: str, folders: Sequence[str], y_true: l
             y_pred: list[int], latencies: list[float], skipped: list[tuple[str, str]],
             confusion_png: str | os.PathLike[str] | None) -> EvalReport:
     n = len(folders)
-    full = confusion_matrix(np.array(y_true), np.array(y_pred), n + 1)
+    truth, predicted = np.array(y_true), np.array(y_pred)
+    full = confusion_matrix(truth, predicted, n + 1)
     matrix = full[:n, :]
     png = None
     if confusion_png is not None:
-        from .plots import plot_confusion
+        from .figure import plot_confusion
 
         square = np.zeros((n + 1, n + 1), np.int64)
         square[:n] = matrix
         plot_confusion(square, [*folders, "other"], Path(confusion_png), title=Path(model).name)
         png = str(confusion_png)
-    return EvalReport(model, data, split, len(y_true), accuracy(np.array(y_true), np.array(y_pred)),
-                      tuple(folders), per_class(full, [*folders, "other"])[:n], matrix,
-                      percentile(latencies, 50), tuple(skipped), png)
+    chance = chance_check(truth, predicted)
+    return EvalReport(model, data, split, len(y_true), chance.accuracy, tuple(folders),
+                      per_class(full, [*folders, "other"])[:n], matrix, percentile(latencies, 50),
+                      chance, tuple(skipped), png)
 
 
 def render_report(report: EvalReport) -> str:
-    """Human-readable summary: accuracy, per-class table, latency."""
+    """Human-readable summary: accuracy against the majority-class rate, per-class table, latency."""
     lines = [(f"{report.model} on {report.data} ({report.split}, {report.samples} images): "
-             f"accuracy {report.accuracy:.2%}, latency p50 {report.latency_ms_p50:.2f} ms"),
+              f"accuracy {report.accuracy:.2%} (majority-class rate {report.majority_rate:.2%}), "
+              f"latency p50 {report.latency_ms_p50:.2f} ms"),
              f"{'class':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>6}"]
     lines += [f"{c.label:<20} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f} {c.support:>6}"
               for c in report.classes]
@@ -169,4 +191,6 @@ def render_report(report: EvalReport) -> str:
                      + ", ".join(p for p, _ in report.skipped[:5]) + (" …" if len(report.skipped) > 5 else ""))
     if report.confusion_png:
         lines.append(f"confusion matrix: {report.confusion_png}")
+    if not report.chance.passed:
+        lines.append(f"WARNING: {report.chance.describe()}")
     return "\n".join(lines)
