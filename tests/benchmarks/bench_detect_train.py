@@ -177,8 +177,8 @@ def test_bench_detector_train_export_map_latency_and_clip(tmp_path: Path) -> Non
     print(f"tiny backbone, input {SIZE}, {prov['epochs']} epochs (early stopping on val mAP@0.5, max {EPOCHS}), "
           f"validation mAP@0.5 {prov['val_map50']:.4f}")
     print(f"train {t_train:.0f} s + int8 export {t_export:.0f} s = {minutes:.1f} min wall on this shared machine; "
-          f"CPU {cpu_minutes:.1f} min -> >= {cpu_minutes / 2:.1f} min on an idle 2-core machine "
-          f"(goal <= {GOAL_MINUTES:g} min: {'met' if cpu_minutes / 2 <= GOAL_MINUTES else 'MISSED'})")
+          f"(goal <= {GOAL_MINUTES:g} min: {'met' if minutes <= GOAL_MINUTES else 'MISSED'}); "
+          f"CPU {cpu_minutes:.1f} min, so at best {cpu_minutes / 2:.1f} min on an idle 2-core machine")
     print(f"held-out ({q['images']} images, {q['objects']} objects): float32 mAP@0.5 {f['map50']:.4f} "
           f"mAP {f['map']:.4f} | int8 mAP@0.5 {q['map50']:.4f} mAP {q['map']:.4f} | drop {drop:+.2f} points")
     print("per class AP50 int8: " + ", ".join(f"{c['label']} {c['ap50']:.3f}" for c in q["per_class"]))
@@ -186,5 +186,5 @@ def test_bench_detector_train_export_map_latency_and_clip(tmp_path: Path) -> Non
           + f" -> ratio {ratio:.2f} (goal <= {GOAL_RATIO})")
     print(f"clip: {n_rows} frames; all objects found in {found:.1%} of frames with objects; "
           f"{clean:.1%} of empty frames without detections")
-    assert q["map50"] >= GOAL_MAP50 and drop <= GOAL_DROP
+    assert q["map50"] >= GOAL_MAP50 and drop <= GOAL_DROP and minutes <= GOAL_MINUTES
     assert ratio <= GOAL_RATIO and found >= GOAL_FOUND
