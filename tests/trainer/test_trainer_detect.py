@@ -188,6 +188,14 @@ def test_detectors_take_rgb_letterboxed_input_only(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "ConfigError: detectors take RGB input (--channels 3)" in result.output
 
 
+def test_multiworker_training_is_refused_for_detectors_with_the_alternative(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["train", str(tmp_path), "--out", str(tmp_path / "r"), *TRAIN,
+                                      "--strategy", "multiworker"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("ConfigError: multiworker training is for classifiers; a detector trains on "
+                                     "the devices of one machine (strategy mirrored)")
+
+
 def test_detector_options_are_refused_for_a_classifier(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["train", str(tmp_path), "--out", str(tmp_path / "r"), "--width", "32"])
     assert result.exit_code == 2 and "ConfigError: --width is for detectors (--task detect)" in result.output

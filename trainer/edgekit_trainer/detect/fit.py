@@ -71,6 +71,9 @@ class DetectConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if self.strategy == "multiworker":  # the classifier's cluster handling is not wired in here
+            raise ConfigError("multiworker training is for classifiers; a detector trains on the devices of one "
+                              "machine (strategy mirrored)")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
