@@ -87,16 +87,16 @@ def train_cmd(ctx: click.Context, data: str | None, out: str | None, task: str, 
               **kwargs: Any) -> None:
     """Train a classifier on DATA (one sub-folder of images per class) into --out RUN.
 
-    With --task detect, DATA is a YOLO dataset (images/ and labels/ with one
-    'class cx cy w h' line per object, class names in data.yaml or classes.txt,
-    optional train/val/test splits) or COCO JSON; every label file is checked and
-    the unusable ones are listed; the checkpoint is picked by validation mAP.
-
     DATA may also hold train/, val/ (and test/) splits. RUN receives model.keras
     (best checkpoint), labels.txt, history.json, provenance.json, split.json and
     training.png. The summary puts the validation accuracy next to a HOG + logistic
     regression baseline and the majority-class rate. Then: edgekit export RUN --quantize int8.
     An interrupted run continues with: edgekit train --resume RUN.
+
+    With --task detect, DATA is a YOLO dataset (images/ and labels/ with one
+    'class cx cy w h' line per object, class names in data.yaml or classes.txt,
+    optional train/val/test splits) or COCO JSON; every label file is checked and
+    the unusable ones are listed; the checkpoint is picked by validation mAP.
     """
     from edgekit._evaluate.folder import check_trainable, folder_warnings
 
