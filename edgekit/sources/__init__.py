@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ConfigError, SourceOpenError
 from ..imagefile import IMAGE_SUFFIXES
 from .base import Frame, PositionedSource, Source
-from .demo import DemoSource
+from .demo import DEMO_MODES, DemoSource
 from .images import ImageSource
 from .opencv import CameraSource, VideoSource, camera_device, is_url
 from .pacing import Looped, Paced
@@ -86,8 +86,11 @@ def _file_source(spec: str, opts: SourceOptions) -> Source:
 def _named(spec: str, opts: SourceOptions) -> Callable[[], Source]:
     """Factory for a source given by name; checks now what can be checked now."""
     text = spec.strip()
-    if text == "demo":
-        return lambda: DemoSource(opts.width or 320, opts.height or 240, opts.fps or 30.0)
+    if text == "demo" or text.startswith("demo:"):
+        mode = text.partition(":")[2] or "classify"
+        if mode not in DEMO_MODES:
+            raise ConfigError(f"{text!r}: use demo (a digit per frame) or demo:detect (digits on a photo)")
+        return lambda: DemoSource(opts.width or 320, opts.height or 240, opts.fps or 30.0, mode=mode)
     if text == "picam" or text.startswith("picam:"):
         number = text.partition(":")[2] or "0"
         if not number.isdigit():
@@ -100,7 +103,8 @@ def _named(spec: str, opts: SourceOptions) -> Callable[[], Source]:
         return lambda: CameraSource(device, opts.width, opts.height, opts.fps)
     if not glob.has_magic(text) and not os.path.exists(text):
         raise SourceOpenError(f"{text}: no such file, folder, camera or URL "
-                              "(sources: demo, 0, /dev/videoN, picam, a file, a folder, a glob, a URL)")
+                              "(sources: demo, demo:detect, 0, /dev/videoN, picam, a file, a folder, a glob, "
+                              "a URL)")
 
     def file_source() -> Source:
         source: Source = _file_source(text, opts)

@@ -6,6 +6,12 @@ them; a late reader misses frames) and shows scikit-learn's real handwritten
 digits, shipped with the package in ``edgekit/data/demo_digits.npz``, one at a
 time, changing every ``period`` seconds. It knows the true label of every frame
 (:meth:`DemoSource.label_at`), so the accuracy of a model on it can be checked.
+
+``demo:detect`` (``mode="detect"``) shows objects at known places instead: one
+to three of those digits pasted onto a photo (scikit-image's ``coffee``, CC0,
+shipped as ``edgekit/data/demo_background.jpg``) at random sizes and places,
+a new scene every ``period`` seconds; :meth:`DemoSource.objects_at` gives the
+boxes and classes of any frame, for a detector trained on digits in scenes.
 """
 
 from __future__ import annotations
@@ -19,21 +25,25 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, SourceOpenError
+from .scenes import Scene
 
-__all__ = ["DemoDigits", "DemoSource", "demo_digits_path", "load_demo_digits", "render_digit"]
+__all__ = ["DEMO_MODES", "DemoDigits", "DemoSource", "demo_digits_path", "load_demo_digits", "render_digit"]
+
+DEMO_MODES = ("classify", "detect")
 
 NOISE_PATTERNS = 8  # pre-computed noise images, cycled (no per-frame RNG cost on a Pi)
 NOISE_LEVEL = 24  # background noise amplitude, grey levels
 DIGIT_HEIGHT = 0.8  # digit height as a fraction of the frame height
 JITTER = 0.05  # centre jitter, fraction of the frame size
 SCALE_JITTER = 0.08  # size jitter, fraction of the digit size
+MAX_OBJECTS = 3  # digits per detection scene
 
 
-def demo_digits_path() -> Path:
-    """Where the package keeps the demo digits."""
+def demo_digits_path(name: str = "demo_digits.npz") -> Path:
+    """Where the package keeps the demo digits (or another of its data files)."""
     from importlib.resources import files
 
-    return Path(str(files("edgekit") / "data" / "demo_digits.npz"))
+    return Path(str(files("edgekit") / "data" / name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,7 @@ class DemoSource:
         period: Seconds each digit stays on screen.
         seed: Picks the order of the digits, their jitter and the noise.
         digits: Path of an ``.npz`` with ``images`` and ``labels`` (default: the bundled one).
+        mode: ``"classify"`` (one digit per frame) or ``"detect"`` (digits pasted onto a photo).
 
     Attributes:
         position: Index of the frame :meth:`read` returned last (``-1`` before the first).
@@ -113,6 +124,7 @@ class DemoSource:
         period: float = 1.0,
         seed: int = 0,
         digits: str | Path | None = None,
+        mode: str = "classify",
     ) -> None:
         if width < 8 or height < 8:
             raise ConfigError(f"demo: frame size {width}x{height} is too small (at least 8x8)")
@@ -120,7 +132,10 @@ class DemoSource:
             raise ConfigError(f"demo: fps must be in (0, 1000], got {fps}")
         if period <= 0:
             raise ConfigError(f"demo: period must be > 0 s, got {period}")
-        self.name = "demo"
+        if mode not in DEMO_MODES:
+            raise ConfigError(f"demo: mode {mode!r} is not one of {', '.join(DEMO_MODES)}")
+        self.mode = mode
+        self.name = "demo" if mode == "classify" else f"demo:{mode}"
         self.width, self.height, self.fps = int(width), int(height), float(fps)
         self.seed = int(seed)
         self.frames_per_digit = max(1, round(self.fps * period))
@@ -130,6 +145,8 @@ class DemoSource:
         self._order: np.ndarray | None = None
         self._noise: list[np.ndarray] = []
         self._canvas: tuple[int, np.ndarray] | None = None
+        self._scene: tuple[int, Scene] | None = None
+        self._background: np.ndarray | None = None
         self._t0: float | None = None  # epoch time of frame 0; kept across reopen
         self._closed = threading.Event()
 
@@ -156,10 +173,36 @@ class DemoSource:
         assert self._digits is not None
         return int(self._digits.labels[self._slot(index)])
 
+    def objects_at(self, index: int) -> Scene:
+        """``demo:detect``: the scene of frame ``index`` (its image, boxes in pixels and classes).
+
+        Raises:
+            ConfigError: the source is not in ``detect`` mode.
+        """
+        from .scenes import compose, fit_background
+
+        if self.mode != "detect":
+            raise ConfigError("demo: objects_at needs mode='detect' (the source demo:detect)")
+        if self._digits is None:
+            self.open()
+        assert self._digits is not None
+        slot = index // self.frames_per_digit
+        if self._scene is None or self._scene[0] != slot:
+            if self._background is None:
+                self._background = _read_background()
+            rng = np.random.default_rng([self.seed, slot])
+            pick = rng.choice(len(self._digits.labels), size=int(rng.integers(1, MAX_OBJECTS + 1)),
+                              replace=False)
+            back = fit_background(self._background, self.width, self.height, rng)
+            self._scene = (slot, compose(back, self._digits.images[pick], self._digits.labels[pick], rng))
+        return self._scene[1]
+
     def frame_at(self, index: int) -> np.ndarray:
         """Frame ``index`` as a BGR ``uint8`` image (deterministic)."""
         import cv2
 
+        if self.mode == "detect":
+            return self.objects_at(index).image.copy()
         if self._digits is None:
             self.open()
         assert self._digits is not None
@@ -198,4 +241,14 @@ class DemoSource:
         self._closed.set()
 
     def __repr__(self) -> str:
-        return f"<DemoSource {self.width}x{self.height} @ {self.fps:g} fps>"
+        return f"<DemoSource {self.mode} {self.width}x{self.height} @ {self.fps:g} fps>"
+
+
+def _read_background() -> np.ndarray:
+    import cv2
+
+    path = demo_digits_path("demo_background.jpg")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SourceOpenError(f"demo: cannot read the demo background {path}; reinstall edgekit")
+    return image

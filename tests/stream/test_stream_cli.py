@@ -87,7 +87,7 @@ def test_a_source_that_does_not_exist_is_a_one_line_error(digits_model: Path) ->
     assert done.returncode == 6
     errors = [line for line in done.stderr.splitlines() if not line.startswith("INFO:")]
     assert errors == [("SourceOpenError: missing/clip.mp4: no such file, folder, camera or URL "
-                       "(sources: demo, 0, /dev/videoN, picam, a file, a folder, a glob, a URL)")]
+                       "(sources: demo, demo:detect, 0, /dev/videoN, picam, a file, a folder, a glob, a URL)")]
     assert done.stdout == ""
 
 

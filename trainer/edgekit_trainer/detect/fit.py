@@ -1,0 +1,287 @@
+"""Detector training: detection dataset → Keras detector in a RUN folder.
+
+Every epoch ends with the validation mAP@0.5, measured by pycocotools on the
+decoded detections (the runtime's own decoding); the checkpoint with the best
+one is written atomically, and training stops when it has not improved for
+``patience`` epochs. With a pretrained backbone, the first epochs train the
+new layers only (the backbone frozen), then everything.
+
+RUN holds what a classification run holds (``model.keras``, ``labels.txt``,
+``history.json``, ``provenance.json`` with ``"task": "detect"``, ``split.json``,
+``training.png``), so ``edgekit export`` and ``evaluate`` find their way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import ConfigError
+
+from .. import rundir
+from ..fit import STRATEGIES, make_strategy
+from .augment import Augmentation
+from .batches import class_weights, make_batches
+from .data import DetectionSplit, decode_split, fingerprint, read_dataset, split_samples
+from .loss import detection_loss
+from .model import DetectArchitecture, build_detector, with_decoder
+from .scoring import keras_scores
+
+__all__ = ["DEFAULT_SIZE", "DetectConfig", "DetectResult", "train"]
+
+DEFAULT_SIZE = 256
+FROZEN_EPOCHS = 3  # with a pretrained backbone: epochs that train only the new layers
+EMA_MOMENTUM = 0.995  # the checkpoint holds the weights' moving average (about the last 200 steps)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """Everything ``edgekit train --task detect`` accepts.
+
+    ``weights=None`` means ImageNet for the MobileNets and none for ``tiny``.
+    """
+
+    data: str
+    out: str
+    model: str = "mobilenet_v2"
+    size: int = DEFAULT_SIZE
+    alpha: float = 1.0
+    weights: str | None = None
+    width: int = 64
+    epochs: int = 80
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    val_fraction: float = 0.15
+    seed: int = 0
+    augment: bool = True
+    flip: bool = True
+    patience: int = 15
+    warmup_epochs: int = 10
+    strategy: str = "none"
+    force: bool = False
+    verbose: int | None = None
+    command: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if self.strategy == "multiworker":  # the classifier's cluster handling is not wired in here
+            raise ConfigError("multiworker training is for classifiers; a detector trains on the devices of one "
+                              "machine (strategy mirrored)")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise ConfigError("epochs, batch_size and patience must be at least 1")
+
+    def architecture(self, num_classes: int) -> DetectArchitecture:
+        weights = self.weights or ("none" if self.model == "tiny" else "imagenet")
+        return DetectArchitecture(self.model, num_classes, self.size, self.alpha, weights, self.width)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectResult:
+    """What a detector training produced.
+
+    Attributes:
+        run: The RUN folder.
+        val_map50, val_map: Validation mAP@0.5 and mAP@0.5:0.95 of the best checkpoint.
+        epochs: Epochs run.
+        images: Training, validation and test images used.
+        skipped: ``(file, reason)`` of every label file or image left out.
+        notes: Counted facts about the dataset (unlabelled images, crowd boxes).
+        history: Per-epoch metrics.
+    """
+
+    run: Path
+    val_map50: float
+    val_map: float
+    epochs: int
+    images: dict[str, int]
+    skipped: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+    history: dict[str, list[float]]
+
+
+def _map_callback(keras: Any, model: Any, val: DetectionSplit, names: tuple[str, ...], size: int,
+                  path: Path, history: dict[str, list[float]], best: list[float], strategy_name: str) -> Any:
+    """Score the validation split after every epoch; keep the best checkpoint."""
+    from ..distribute import this_worker
+
+    chief = this_worker(strategy_name).chief  # only the chief writes the checkpoint
+    decoded = with_decoder(model, size)
+
+    class MapCallback(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            scores = keras_scores(decoded, val, names)
+            if logs is not None:
+                logs["val_map50"], logs["val_map"] = scores.map50, scores.map
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            if scores.map50 > best[0] and chief:
+                best[0], best[1] = scores.map50, scores.map
+                tmp = path.with_name("model.tmp.keras")
+                model.save(tmp)
+                os.replace(tmp, path)
+
+    return MapCallback()
+
+
+def _schedule(keras: Any, lr: float, steps: int, epochs: int) -> Any:
+    warmup = min(steps * 2, steps * epochs // 4)
+    return keras.optimizers.schedules.CosineDecay(lr * 0.1, max(1, steps * epochs - warmup), alpha=0.02,
+                                                  warmup_target=lr, warmup_steps=warmup)
+
+
+def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: Any, train_split: DetectionSplit,
+         val: DetectionSplit, names: tuple[str, ...], run: Path, history: dict[str, list[float]],
+         best: list[float], extra: tuple[Any, ...]) -> None:
+    import keras
+
+    verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    aug = Augmentation(flip=config.flip) if config.augment else None
+    batches = make_batches(train_split, arch.points, config.batch_size, config.seed, aug,
+                           class_weights(train_split.classes, len(names)))
+    stages = [(FROZEN_EPOCHS, True), (config.epochs, False)] if arch.pretrained else [(config.epochs, False)]
+    if arch.name == "tiny" and config.warmup_epochs:  # the MobileNets are built for one input size
+        from .warmup import warm_up
+
+        with strategy.scope():
+            accuracy = warm_up(model.get_layer("backbone"), train_split, len(names), config.warmup_epochs,
+                               config.seed, config.flip, verbose=verbose)
+        history["warmup_accuracy"] = [accuracy]
+    done = 0
+    for epochs, frozen in stages:
+        model.get_layer("backbone").trainable = not frozen
+        with strategy.scope():
+            optimizer = keras.optimizers.AdamW(_schedule(keras, config.learning_rate, len(batches), epochs),
+                                               weight_decay=5e-4, clipnorm=10.0, use_ema=True,
+                                               ema_momentum=EMA_MOMENTUM)
+            model.compile(optimizer=optimizer, loss=detection_loss(arch.points, len(names)))
+        callbacks = [
+            keras.callbacks.SwapEMAWeights(swap_on_epoch=True),  # scored and saved: the averaged weights
+            _map_callback(keras, model, val, names, arch.size, run / "model.keras", history, best, config.strategy),
+            keras.callbacks.EarlyStopping("val_map50", mode="max", patience=config.patience),
+            *extra,
+        ]
+        model.fit(batches, epochs=done + epochs, initial_epoch=done, callbacks=callbacks, verbose=verbose)
+        done = len(history.get("loss", []))
+
+
+def train(config: DetectConfig, callbacks: tuple[Any, ...] = ()) -> DetectResult:
+    """Train a detector on ``config.data`` and write the RUN folder ``config.out``.
+
+    Nothing is written until the dataset has been read and the model built.
+
+    Raises:
+        DatasetError: the dataset cannot be trained on (see :func:`.data.read_dataset`).
+        RunExists: ``config.out`` exists and ``config.force`` is false.
+        WeightsUnavailable: pretrained weights cannot be downloaded.
+        KeyboardInterrupt: re-raised after the records of the best epoch so far are written.
+    """
+    from ..fit import _tf
+
+    tf = _tf()
+    import keras
+
+    rundir.prepare_out(config.out, config.force)
+    config.architecture(num_classes=1)  # validates before the (slow) dataset read
+    ds = read_dataset(config.data)
+    arch = config.architecture(len(ds.names))
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    parts = split_samples(ds, config.val_fraction, config.seed)
+    skipped = list(ds.skipped)
+    train_split = decode_split(parts["train"], arch.size, skipped)
+    val = decode_split(parts["val"], arch.size, skipped)
+    if not len(train_split) or not len(val):
+        raise ConfigError(f"{config.data}: no decodable image in the training or validation split")
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        model = build_detector(arch)
+    run = rundir.prepare_out(config.out, config.force, clear=True)
+    created = not run.exists()
+    run.mkdir(parents=True, exist_ok=True)
+    prov = _provenance(config, ds, arch, parts, train_split, int(strategy.num_replicas_in_sync))
+    rundir.write_text(run / "labels.txt", "\n".join(ds.names) + "\n")
+    rundir.write_json(run / "split.json", _split_record(ds, parts))
+    rundir.write_json(run / "provenance.json", {**prov, "status": "training"})
+    history: dict[str, list[float]] = {}
+    best = [-1.0, -1.0]
+    interrupted = False
+    try:
+        _fit(config, arch, model, strategy, train_split, val, ds.names, run, history, best, callbacks)
+    except KeyboardInterrupt:
+        interrupted = True
+    except BaseException:
+        if not (run / "model.keras").is_file():
+            _remove(run, created)
+        raise
+    return _finish(run, created, prov, history, best, interrupted, skipped, ds.notes,
+                   {k: len(v) for k, v in parts.items()})
+
+
+def _split_record(ds: Any, parts: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
+    root = Path(ds.root)
+
+    def rel(path: str) -> str:
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            return path
+
+    return {"root": ds.root, "format": ds.format, "classes": list(ds.names),
+            **{name: [rel(s.image) for s in samples] for name, samples in parts.items()}}
+
+
+def _provenance(config: DetectConfig, ds: Any, arch: DetectArchitecture, parts: dict[str, Any],
+                train_split: DetectionSplit, replicas: int) -> dict[str, Any]:
+    counts = np.bincount(np.concatenate([*train_split.classes, np.zeros(0, np.int64)]),
+                         minlength=len(ds.names))
+    return {
+        "task": "detect",
+        "dataset": {"root": ds.root, "format": ds.format, "fingerprint": fingerprint(parts["train"]),
+                    "classes": list(ds.names), "objects": {n: int(c) for n, c in zip(ds.names, counts)},
+                    "images": {k: len(v) for k, v in parts.items()},
+                    "skipped": [list(s) for s in ds.skipped], "notes": list(ds.notes)},
+        "seed": config.seed,
+        "versions": rundir.versions(),
+        "command": list(config.command) or list(sys.argv),
+        "config": {**asdict(config), "size": arch.size, "weights": arch.weights, "backbone": arch.name,
+                   "channels": 3, "resize": "letterbox", "color": "rgb"},
+        "strategy": {"name": config.strategy, "replicas": replicas},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _remove(run: Path, created: bool) -> None:
+    for name in rundir.ARTEFACTS + ("model.tmp.keras",):
+        (run / name).unlink(missing_ok=True)
+    if created and run.exists() and not any(run.iterdir()):
+        run.rmdir()
+
+
+def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, list[float]],
+            best: list[float], interrupted: bool, skipped: list[tuple[str, str]], notes: tuple[str, ...],
+            images: dict[str, int]) -> DetectResult:
+    if not (run / "model.keras").is_file():
+        _remove(run, created)
+        if interrupted:
+            raise KeyboardInterrupt("training interrupted before the first epoch ended; nothing kept")
+        raise ConfigError(f"{run}: training produced no checkpoint")
+    epochs = len(history.get("loss", []))
+    prov = {**prov, "status": "interrupted" if interrupted else "complete", "val_map50": best[0],
+            "val_map": best[1], "epochs": epochs, "dataset": {**prov["dataset"], "skipped": [list(s) for s in skipped]}}
+    rundir.write_json(run / "history.json", history)
+    rundir.write_json(run / "provenance.json", prov)
+    from .report import plot_training
+
+    plot_training(history, run / "training.png")
+    if interrupted:
+        raise KeyboardInterrupt(f"training interrupted; the best checkpoint so far is {run / 'model.keras'}")
+    return DetectResult(run, best[0], best[1], epochs, images, tuple(skipped), notes, history)
