@@ -8,6 +8,7 @@ known places and written as YOLO labels, so the expected scores are known exactl
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import json
 import os
 import subprocess
@@ -83,10 +84,29 @@ def test_evaluate_json_on_the_command_line_has_map50_map_and_per_class(tmp_path:
     assert report["per_class"] == [{"id": 0, "label": "red", "objects": 6, "ap50": pytest.approx(1.0),
                                     "ap": report["per_class"][0]["ap"]}]
     assert os.listdir(work) == []  # no figure unless asked
+
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the figure needs matplotlib (the eval extra)")
+def test_evaluate_out_writes_the_precision_recall_figure_there_only(tmp_path: Path) -> None:
+    data, work = _dataset(tmp_path / "d"), tmp_path / "cwd"
+    work.mkdir()
     done = _edgekit("evaluate", dm.red_square_detector("int8"), data, "--out", tmp_path / "fig", cwd=work)
     assert done.returncode == 0, done.stderr
     assert "mAP@0.5 1.0000" in done.stdout and (tmp_path / "fig" / "precision_recall.png").stat().st_size > 1000
     assert os.listdir(work) == []
+
+
+@pytest.mark.skipif(HAS_MATPLOTLIB, reason="checks a runtime-only install, where matplotlib is missing")
+def test_evaluate_out_without_matplotlib_names_the_eval_extra(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "d")
+    done = _edgekit("evaluate", dm.red_square_detector("int8"), data, "--out", tmp_path / "fig")
+    assert done.returncode == ExtraMissing.exit_code
+    assert done.stderr.strip().splitlines() == [
+        "ExtraMissing: the precision-recall figure needs matplotlib: install the 'eval' extra "
+        "(pip install 'edgekit-tflite[eval]', or '.[eval]' in a checkout)"]
 
 
 def test_dataset_classes_that_match_no_model_label_are_a_one_line_error(tmp_path: Path) -> None:
