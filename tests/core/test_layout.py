@@ -23,7 +23,7 @@ RANKS = {
     "_detect": 2, "_modelfile": 2,
     "model": 3,
     "sources": 4, "sinks": 4,
-    "_stream": 5, "_batch": 5, "_rules": 5, "_actions": 5,
+    "_stream": 5, "_batch": 5, "_actions": 5,
     "_reload": 5,
     "_serve": 6, "_tools": 6, "_evaluate": 6,
     "cli": 7, "__main__": 8,
