@@ -1,5 +1,5 @@
 """Shared pytest set-up: `tests/` on sys.path (for `import zoo`), the --benchmarks flag, and the
-order in which pytest-xdist (``-n 2 --dist loadfile`` in pyproject.toml) hands out the test files:
+order in which pytest-xdist (``-n 3 --dist loadfile`` in pyproject.toml) hands out the test files:
 the files with the most slow tests first, so that the long ones (TensorFlow trainings, the soak)
 start early and the short ones fill the gaps at the end, instead of one worker finishing a training
 alone. ``loadfile`` keeps each file on one worker, so a module-scoped fixture (a trained model, a
