@@ -265,6 +265,11 @@ def export_cmd(run: str, as_json: bool, **kwargs: Any) -> None:
     except ChanceLevel as exc:
         raise ChanceLevel(str(exc).replace("(export with force to write it anyway)",
                                            "(pass --force to write it anyway)")) from None
+    _print_exported(models, as_json, render_table)
+
+
+def _print_exported(models: Any, as_json: bool, render_table: Any) -> None:
+    """Each written model: a JSON line with ``--json``, else the parity table and the paths."""
     if as_json:
         for m in models:
             echo_json({"path": str(m.path), "quantize": m.quantize, "io": m.io, "size": m.size,
@@ -282,11 +287,4 @@ def _export_detector(run: str, as_json: bool, kwargs: dict[str, Any]) -> None:
     log = None if as_json else (lambda msg: click.echo(msg, err=True))
     with quiet_native_stderr(not debugging()):
         models = export(DetectExportConfig(run=run, **kwargs), log=log)
-    if as_json:
-        for m in models:
-            echo_json({"path": str(m.path), "quantize": m.quantize, "io": m.io, "size": m.size,
-                       "parity": m.parity.to_dict(), "backends": m.backends, "note": m.note or None})
-        return
-    click.echo(render_table(models))
-    for m in models:
-        click.echo(f"wrote {m.path} ({m.size / 1024:.1f} KB)")
+    _print_exported(models, as_json, render_table)

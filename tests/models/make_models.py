@@ -231,17 +231,11 @@ def yolo(layout: str, quant: str, pixels: bool) -> bytes:
 
 def brightness_model(quant: str) -> bytes:
     """``detect_models.brightness_model``: candidate 5's width is ``0.3 + 2 × min(mean(x), 1)``."""
-    tf = _tf()
-    base = dm.head("yolov8", 2100)
+    tf, base, shape = _tf(), dm.head("yolov8", 2100), (1, *dm.INPUT[::-1], 3)
     grow = np.zeros_like(base)
-    grow[0, 2, 5] = 2.0  # candidate 5 is background (objects sit at multiples of 97)
-    base[0, 2, 5] = 0.3
-    shape = (1, *dm.INPUT[::-1], 3)
-
-    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
-    def model(x):  # type: ignore[no-untyped-def]
-        return tf.constant(base) + tf.constant(grow) * tf.minimum(tf.reduce_mean(x), 1.0)
-
+    base[0, 2, 5], grow[0, 2, 5] = 0.3, 2.0  # candidate 5 is background (objects sit at multiples of 97)
+    model = tf.function(lambda x: tf.constant(base) + tf.constant(grow) * tf.minimum(tf.reduce_mean(x), 1.0),
+                        input_signature=[tf.TensorSpec(shape, tf.float32)])
     return convert_function(model, quant, _random_pixels(shape))
 
 
@@ -353,12 +347,11 @@ def _committed() -> dict[str, Callable[[], bytes]]:
             if (layout, quant) != ("yolo-end2end", "int8"):
                 models[dm.yolo_name(layout, quant)] = partial(yolo, layout, quant, False)
     models[dm.yolo_name("yolov8", "float32", pixels=True)] = partial(yolo, "yolov8", "float32", True)
-    for quant in ("float32", "int8"):
-        models[dm.brightness_name(quant)] = partial(brightness_model, quant)
     for quant in ("float32", "uint8"):
         models[dm.ssd_name(quant)] = partial(ssd, quant)
     for quant in ("float32", "int8"):
         models[dm.red_squares_name(quant)] = partial(red_square_detector, quant)
+        models[dm.brightness_name(quant)] = partial(brightness_model, quant)
     models["detect_small_head.tflite"] = small_head
     models["hardening_forever_loop.tflite"] = forever_loop
     models["batch_dense_7_3.tflite"] = partial(dense, 7, 3)

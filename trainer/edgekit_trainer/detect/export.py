@@ -26,7 +26,7 @@ from edgekit.errors import ConfigError, ModelIncompatible
 
 from .. import quantize as q
 from ..errors import ParityFailed
-from ..exporter import _write, compatibility, portable_command
+from ..exporter import ExportConfig, _write, compatibility, portable_command
 from ..rundir import RunFolder, open_run
 from .data import DetectionSplit, decode_split, read_dataset
 from .model import with_decoder
@@ -40,32 +40,11 @@ DETECTION_HINTS = {"layout": "yolov8:xywh:normalized", "boxes": "xywh", "coords"
 
 
 @dataclass(frozen=True, slots=True)
-class DetectExportConfig:
-    """What ``edgekit export`` accepts for a detector RUN (see :class:`edgekit_trainer.ExportConfig`).
-
-    ``max_drop`` is in mAP@0.5 points (0..100).
+class DetectExportConfig(ExportConfig):
+    """What ``edgekit export`` accepts for a detector RUN: :class:`edgekit_trainer.ExportConfig`'s
+    fields and checks, with ``max_drop`` in mAP@0.5 points (0..100); ``force`` (the classifier's
+    chance guard) does not apply.
     """
-
-    run: str
-    quantize: str = "int8"
-    io: str = "uint8"
-    calib: int = 200
-    out: str | None = None
-    max_drop: float | None = None
-    data: str | None = None
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.quantize not in (*q.QUANTIZATIONS, "all"):
-            raise ConfigError(f"quantize {self.quantize!r} is not one of {', '.join(q.QUANTIZATIONS)}, all")
-        if self.io not in q.IO_TYPES:
-            raise ConfigError(f"io {self.io!r} is not one of {', '.join(q.IO_TYPES)}")
-        if self.calib < 1:
-            raise ConfigError(f"calib must be at least 1, got {self.calib}")
-
-    @property
-    def variants(self) -> tuple[str, ...]:
-        return q.QUANTIZATIONS if self.quantize == "all" else (self.quantize,)
 
 
 @dataclass(frozen=True, slots=True)
