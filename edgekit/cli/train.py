@@ -26,6 +26,8 @@ BACKBONES = ("tiny", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
 # options a resumed run takes from its record unless given again (then they must match it)
 RECORDED = ("model", "size", "alpha", "weights", "channels", "resize", "epochs", "fine_tune_epochs", "batch_size",
             "learning_rate", "val_fraction", "seed", "augment", "flip", "patience", "strategy")
+DETECT_RECORDED = ("model", "size", "alpha", "weights", "width", "epochs", "batch_size", "learning_rate",
+                   "val_fraction", "seed", "augment", "flip", "patience", "warmup_epochs", "strategy")
 
 
 @click.command("train")
@@ -101,8 +103,8 @@ def train_cmd(ctx: click.Context, data: str | None, out: str | None, task: str, 
     from edgekit._evaluate.folder import check_trainable, folder_warnings
 
     given = {k: v for k, v in kwargs.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
-    if task == "detect":
-        _train_detector(data, out, resume, quiet, given)
+    if task == "detect" or (resume is not None and _run_task(resume) == "detect"):
+        _train_detector(ctx, data, out, resume, quiet, given)
         return
     for name in ("width", "warmup_epochs"):
         if name in given:
@@ -122,26 +124,34 @@ def train_cmd(ctx: click.Context, data: str | None, out: str | None, task: str, 
     _print_summary(result, config.model, set(early))
 
 
-def _train_detector(data: str | None, out: str | None, resume: str | None, quiet: bool,
+def _train_detector(ctx: click.Context, data: str | None, out: str | None, resume: str | None, quiet: bool,
                     given: dict[str, Any]) -> None:
-    """``train --task detect``: only the options given on the command line reach :class:`DetectConfig`."""
-    if data is None or out is None or resume is not None:
-        raise click.UsageError("a detector trains from DATA into --out RUN (no --resume)")
+    """``train --task detect``: only the options given on the command line (or, resuming, recorded in
+    the run) reach :class:`DetectConfig`."""
+    if resume is not None:
+        data, recorded = _recorded_options(ctx, data, out, resume, DETECT_RECORDED)
+        given, out = {**recorded, **given}, resume
+    elif data is None or out is None:
+        raise click.UsageError("give DATA and --out RUN (or --resume RUN to continue a run)")
     if given.pop("channels", "3") != "3" or given.pop("resize", "letterbox") != "letterbox":
         raise ConfigError("detectors take RGB input (--channels 3) letterboxed (--resize letterbox)")
-    for name in ("fine_tune_epochs", "join_timeout"):
-        if given.pop(name, None) is not None:
-            raise ConfigError(f"--{name.replace('_', '-')} is for classifiers")
+    if given.pop("fine_tune_epochs", None) is not None:
+        raise ConfigError("--fine-tune-epochs is for classifiers")
+    from edgekit_trainer import ClusterError
     from edgekit_trainer.detect import DetectConfig, train
 
     config = DetectConfig(data=data, out=out, verbose=0 if quiet else None, command=("edgekit", *sys.argv[1:]),
-                          **given)
+                          resume=resume is not None, **given)
     try:
         with quiet_native_stderr(not debugging()):
             result = train(config)
     except KeyboardInterrupt as exc:
         click.echo(f"Interrupted: {exc}", err=True)
         raise click.exceptions.Exit(130) from None
+    except ClusterError as exc:
+        if exc.resumable:
+            raise ClusterError(f"{exc} (on every worker: edgekit train --resume {out})", resumable=True) from None
+        raise
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if result.skipped:
@@ -149,8 +159,10 @@ def _train_detector(data: str | None, out: str | None, resume: str | None, quiet
                    + "; ".join(f"{p}: {r}" for p, r in result.skipped[:3])
                    + (" …" if len(result.skipped) > 3 else ""), err=True)
     counts = ", ".join(f"{n} {k}" for k, n in result.images.items() if n)
+    where = f"run folder: {result.run}" if _is_chief(config.strategy) else \
+        f"the chief writes the run folder {result.run}"
     click.echo(f"validation mAP@0.5 {result.val_map50:.4f}, mAP@0.5:0.95 {result.val_map:.4f} after "
-               f"{result.epochs} epochs ({counts} images); run folder: {result.run}")
+               f"{result.epochs} epochs ({counts} images); {where}")
 
 
 def _run_task(run: str) -> str:
@@ -205,15 +217,22 @@ def _run_arguments(ctx: click.Context, data: str | None, out: str | None, resume
         if data is None or out is None:
             raise click.UsageError("give DATA and --out RUN (or --resume RUN to continue a run)")
         return data, out
+    data, recorded = _recorded_options(ctx, data, out, resume, RECORDED)
+    kwargs.update({k: str(v) if k == "channels" else v for k, v in recorded.items()})
+    return data, resume
+
+
+def _recorded_options(ctx: click.Context, data: str | None, out: str | None, resume: str,
+                      names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """DATA (as given, else as recorded) and the recorded values of the options in ``names`` not given."""
     if out is not None and Path(out).resolve() != Path(resume).resolve():
         raise click.UsageError(f"--out {out} and --resume {resume} name different runs; give only --resume")
     from edgekit_trainer.checkpoints import recorded_options
 
     recorded = recorded_options(resume)
-    for name in RECORDED:
-        if ctx.get_parameter_source(name) is ParameterSource.DEFAULT and name in recorded:
-            kwargs[name] = str(recorded[name]) if name == "channels" else recorded[name]
-    return data or str(recorded["data"]), resume
+    filled = {name: recorded[name] for name in names
+              if ctx.get_parameter_source(name) is ParameterSource.DEFAULT and name in recorded}
+    return data or str(recorded["data"]), filled
 
 
 def _is_chief(strategy: str) -> bool:

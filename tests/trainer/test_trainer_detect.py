@@ -188,12 +188,14 @@ def test_detectors_take_rgb_letterboxed_input_only(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "ConfigError: detectors take RGB input (--channels 3)" in result.output
 
 
-def test_multiworker_training_is_refused_for_detectors_with_the_alternative(tmp_path: Path) -> None:
+def test_multiworker_detector_training_without_tf_config_is_a_one_line_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     result = CliRunner().invoke(cli, ["train", str(tmp_path), "--out", str(tmp_path / "r"), *TRAIN,
                                       "--strategy", "multiworker"])
-    assert result.exit_code == 2
-    assert result.output.strip() == ("ConfigError: multiworker training is for classifiers; a detector trains on "
-                                     "the devices of one machine (strategy mirrored)")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith("ConfigError: multi-worker training needs TF_CONFIG on every worker")
+    assert not (tmp_path / "r").exists()
 
 
 def test_detector_options_are_refused_for_a_classifier(tmp_path: Path) -> None:

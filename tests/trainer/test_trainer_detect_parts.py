@@ -124,6 +124,24 @@ def test_the_loss_is_lower_for_the_ideal_prediction_and_its_gradient_is_finite()
     assert np.isfinite(grad.numpy()).all()
 
 
+def test_the_loss_is_per_image_and_its_batch_mean_divides_by_the_batch_positives() -> None:
+    import tensorflow as tf
+    from edgekit_trainer.detect.loss import detection_loss
+
+    points = points_for(SIZE)
+    one = assign(points, BOXES, CLASSES)
+    empty = assign(points, BOXES[:0], CLASSES[:0])  # an image without objects: no positive point
+    positives = int((one[:, 0] >= 0).sum())
+    raw = np.random.default_rng(1).normal(0, 1, (2, len(points), 14)).astype(np.float32)
+    loss = detection_loss(points, 10)
+    per_image = loss.call(tf.constant(np.stack([one, empty])), tf.constant(raw))
+    assert tuple(per_image.shape) == (2,)  # Keras averages it over the batch (and the workers) itself
+    alone = float(loss(one[None], raw[:1]))  # its own positives
+    nothing = float(loss(empty[None], raw[1:]))  # divided by 1: no positive point
+    assert positives > 1 and alone > 0 and nothing > 0
+    assert float(loss(np.stack([one, empty]), raw)) == pytest.approx(alone + nothing / positives, rel=1e-4)
+
+
 def test_warm_up_crops_frame_each_object_and_background_crops_avoid_them() -> None:
     from edgekit_trainer.detect.data import DetectionSplit
     from edgekit_trainer.detect.warmup import CROP, object_crops

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["evaluation_data", "sample_weights", "throughput_callback", "training_data"]
+__all__ = ["dataset_options", "evaluation_data", "sample_weights", "throughput_callback", "training_data"]
 
 
 def sample_weights(labels: np.ndarray, class_weight: dict[int, float] | None) -> np.ndarray:
@@ -38,7 +38,8 @@ def sample_weights(labels: np.ndarray, class_weight: dict[int, float] | None) ->
     return table[labels]
 
 
-def _options(tf: Any) -> Any:
+def dataset_options(tf: Any) -> Any:
+    """Sharded by data across workers (the data is in memory on each), and deterministic."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     options.deterministic = True  # every worker must produce its batches in the same order
@@ -53,7 +54,7 @@ def _batches(tf: Any, indices: Any, x: np.ndarray, columns: tuple[np.ndarray, ..
         return (tf.cast(tf.gather(images, index), tf.float32), *(tf.gather(c, index) for c in extra))
 
     return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
-        .prefetch(tf.data.AUTOTUNE).with_options(_options(tf))
+        .prefetch(tf.data.AUTOTUNE).with_options(dataset_options(tf))
 
 
 def training_data(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,

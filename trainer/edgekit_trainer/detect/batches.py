@@ -11,7 +11,7 @@ from .augment import Augmentation, augment
 from .data import DetectionSplit
 from .targets import Points, assign
 
-__all__ = ["class_weights", "make_batches"]
+__all__ = ["across_workers", "class_weights", "make_batches"]
 
 
 def class_weights(classes: tuple[np.ndarray, ...], num_classes: int, power: float = 0.5) -> np.ndarray:
@@ -67,3 +67,27 @@ def make_batches(split: DetectionSplit, points: Points, batch_size: int, seed: i
             self.order = np.random.default_rng((seed, self.epoch)).permutation(len(split))
 
     return Batches()
+
+
+def across_workers(batches: Any) -> Any:
+    """``batches`` as a ``tf.data`` dataset that MultiWorkerMirroredStrategy can split.
+
+    Keras cannot distribute a ``PyDataset`` across workers itself. Every worker generates
+    the same global batches (same seed, same epoch), and with ``AutoShardPolicy.DATA`` the
+    strategy cuts each one into a part per worker, so an epoch sees every image once and a
+    step's gradient is averaged over the same ``batch_size`` images as on one machine.
+    """
+    import tensorflow as tf
+
+    from ..pipeline import dataset_options
+
+    x, y = batches[0]
+
+    def generate() -> Any:
+        for index in range(len(batches)):
+            yield batches[index]
+        batches.on_epoch_end()  # Keras calls it only for a PyDataset it iterates itself
+
+    spec = (tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((None, *y.shape[1:]), tf.float32))
+    return tf.data.Dataset.from_generator(generate, output_signature=spec) \
+        .apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2).with_options(dataset_options(tf))

@@ -9,6 +9,12 @@ new layers only (the backbone frozen), then everything.
 RUN holds what a classification run holds (``model.keras``, ``labels.txt``,
 ``history.json``, ``provenance.json`` with ``"task": "detect"``, ``split.json``,
 ``training.png``), so ``edgekit export`` and ``evaluate`` find their way.
+
+Across workers (``strategy="multiworker"``) and on resume it uses the classifier's
+pieces: :mod:`..distribute` (cluster set-up, one-line errors, only the chief writes RUN)
+and :mod:`..checkpoints` (``RUN/backup/`` after every epoch, ``--resume``). The crop
+warm-up of the ``tiny`` backbone is not checkpointed: a run killed during it starts
+it again.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +30,10 @@ import numpy as np
 
 from edgekit.errors import ConfigError
 
-from .. import rundir
-from ..fit import STRATEGIES, make_strategy
+from .. import checkpoints, devices, distribute, pipeline, rundir
+from ..fit import STRATEGIES
 from .augment import Augmentation
-from .batches import class_weights, make_batches
+from .batches import across_workers, class_weights, make_batches
 from .data import DetectionSplit, decode_split, fingerprint, read_dataset, split_samples
 from .loss import detection_loss
 from .model import DetectArchitecture, build_detector, with_decoder
@@ -44,7 +50,9 @@ EMA_MOMENTUM = 0.995  # the checkpoint holds the weights' moving average (about 
 class DetectConfig:
     """Everything ``edgekit train --task detect`` accepts.
 
-    ``weights=None`` means ImageNet for the MobileNets and none for ``tiny``.
+    ``weights=None`` means ImageNet for the MobileNets and none for ``tiny``. ``resume``
+    continues the interrupted run in ``out``; ``join_timeout`` bounds, in seconds, the
+    wait for the other workers.
     """
 
     data: str
@@ -67,13 +75,14 @@ class DetectConfig:
     force: bool = False
     verbose: int | None = None
     command: tuple[str, ...] = field(default_factory=tuple)
+    resume: bool = False
+    join_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
-        if self.strategy == "multiworker":  # the classifier's cluster handling is not wired in here
-            raise ConfigError("multiworker training is for classifiers; a detector trains on the devices of one "
-                              "machine (strategy mirrored)")
+        if not self.join_timeout > 0:
+            raise ConfigError(f"join_timeout must be a positive number of seconds, got {self.join_timeout}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
@@ -109,11 +118,12 @@ class DetectResult:
 
 
 def _map_callback(keras: Any, model: Any, val: DetectionSplit, names: tuple[str, ...], size: int,
-                  path: Path, history: dict[str, list[float]], best: list[float], strategy_name: str) -> Any:
-    """Score the validation split after every epoch; keep the best checkpoint."""
-    from ..distribute import this_worker
+                  path: Path, history: dict[str, list[float]], best: list[float], stage: int) -> Any:
+    """Score the validation split after every epoch; keep the best checkpoint.
 
-    chief = this_worker(strategy_name).chief  # only the chief writes the checkpoint
+    Every worker scores (the weights are the same everywhere, so they agree on early
+    stopping) and saves, the chief into RUN: saving may need every worker.
+    """
     decoded = with_decoder(model, size)
 
     class MapCallback(keras.callbacks.Callback):  # type: ignore[misc]
@@ -123,7 +133,8 @@ def _map_callback(keras: Any, model: Any, val: DetectionSplit, names: tuple[str,
                 logs["val_map50"], logs["val_map"] = scores.map50, scores.map
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
-            if scores.map50 > best[0] and chief:
+            history.setdefault("stage", []).append(float(stage))
+            if scores.map50 > best[0]:
                 best[0], best[1] = scores.map50, scores.map
                 tmp = path.with_name("model.tmp.keras")
                 model.save(tmp)
@@ -138,58 +149,92 @@ def _schedule(keras: Any, lr: float, steps: int, epochs: int) -> Any:
                                                   warmup_target=lr, warmup_steps=warmup)
 
 
-def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: Any, train_split: DetectionSplit,
-         val: DetectionSplit, names: tuple[str, ...], run: Path, history: dict[str, list[float]],
-         best: list[float], extra: tuple[Any, ...]) -> None:
+def _best(history: dict[str, list[float]]) -> list[float]:
+    """``[val mAP@0.5, val mAP]`` of the best epoch recorded so far (``-1`` for none)."""
+    scores = history.get("val_map50", [])
+    if not scores:
+        return [-1.0, -1.0]
+    i = int(np.argmax(scores))
+    return [scores[i], history.get("val_map", scores)[i]]
+
+
+def _warm_up(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: Any, state: Any,
+             train_split: DetectionSplit, classes: int, verbose: int) -> None:
+    """The crop warm-up of the ``tiny`` backbone, unless a resumed run is past it."""
+    if arch.name != "tiny" or not config.warmup_epochs or state.history.get("loss"):
+        return  # the MobileNets are built for one input size; a resumed run past an epoch restores its weights
+    from .warmup import warm_up
+
+    accuracy = warm_up(model.get_layer("backbone"), train_split, classes, config.warmup_epochs, config.seed,
+                       config.flip, verbose=verbose, strategy=strategy)
+    state.history.setdefault("warmup_accuracy", [accuracy])
+
+
+def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: Any, state: Any,
+         train_split: DetectionSplit, val: DetectionSplit, names: tuple[str, ...], extra: tuple[Any, ...]) -> int:
+    """Train the stages not completed yet; return how many there are."""
     import keras
 
     verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
     aug = Augmentation(flip=config.flip) if config.augment else None
     batches = make_batches(train_split, arch.points, config.batch_size, config.seed, aug,
                            class_weights(train_split.classes, len(names)))
+    data = across_workers(batches) if distribute.multi_worker(strategy) else batches
     stages = [(FROZEN_EPOCHS, True), (config.epochs, False)] if arch.pretrained else [(config.epochs, False)]
-    if arch.name == "tiny" and config.warmup_epochs:  # the MobileNets are built for one input size
-        from .warmup import warm_up
-
-        with strategy.scope():
-            accuracy = warm_up(model.get_layer("backbone"), train_split, len(names), config.warmup_epochs,
-                               config.seed, config.flip, verbose=verbose)
-        history["warmup_accuracy"] = [accuracy]
-    done = 0
-    for epochs, frozen in stages:
+    _warm_up(config, arch, model, strategy, state, train_split, len(names), verbose)
+    fitter = distribute.fit_model(model, strategy)  # outside the scope, see there
+    best = _best(state.history)
+    for number, (epochs, frozen) in enumerate(stages, start=1):
+        if number <= state.completed_stages:
+            continue
         model.get_layer("backbone").trainable = not frozen
         with strategy.scope():
+            state.restore_weights(model, number)
             optimizer = keras.optimizers.AdamW(_schedule(keras, config.learning_rate, len(batches), epochs),
                                                weight_decay=5e-4, clipnorm=10.0, use_ema=True,
                                                ema_momentum=EMA_MOMENTUM)
-            model.compile(optimizer=optimizer, loss=detection_loss(arch.points, len(names)))
+            fitter.compile(optimizer=optimizer, loss=detection_loss(arch.points, len(names)))
+        recorder, backup = state.callbacks(number)
         callbacks = [
+            pipeline.throughput_callback(len(train_split)),
+            distribute.statistics_callback(model, strategy),  # the same model on every worker
+            backup,  # before the swap: the checkpoint holds the trained weights, not their average
             keras.callbacks.SwapEMAWeights(swap_on_epoch=True),  # scored and saved: the averaged weights
-            _map_callback(keras, model, val, names, arch.size, run / "model.keras", history, best, config.strategy),
+            _map_callback(keras, model, val, names, arch.size, state.path / "model.keras", state.history, best,
+                          number),
+            recorder,  # after the history is filled
             keras.callbacks.EarlyStopping("val_map50", mode="max", patience=config.patience),
             *extra,
         ]
-        model.fit(batches, epochs=done + epochs, initial_epoch=done, callbacks=callbacks, verbose=verbose)
-        done = len(history.get("loss", []))
+        with strategy.scope():
+            fitter.fit(data, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)  # Batches shuffles
+    return len(stages)
 
 
 def train(config: DetectConfig, callbacks: tuple[Any, ...] = ()) -> DetectResult:
     """Train a detector on ``config.data`` and write the RUN folder ``config.out``.
 
-    Nothing is written until the dataset has been read and the model built.
+    Nothing is written until the dataset has been read and the model built. Across
+    workers only the chief writes ``config.out``; the result is the same on every worker.
 
     Raises:
         DatasetError: the dataset cannot be trained on (see :func:`.data.read_dataset`).
         RunExists: ``config.out`` exists and ``config.force`` is false.
+        ResumeRefused: ``config.resume`` and the run cannot continue with this data and these options.
         WeightsUnavailable: pretrained weights cannot be downloaded.
+        ConfigError: ``TF_CONFIG`` is missing or malformed (multi-worker).
+        ClusterError: a worker did not join within ``config.join_timeout``, was lost, or its port is taken.
         KeyboardInterrupt: re-raised after the records of the best epoch so far are written.
     """
     from ..fit import _tf
 
+    worker = distribute.this_worker(config.strategy)  # TF_CONFIG and its port, before TensorFlow starts
+    fresh = worker.chief and not config.resume
+    if fresh:
+        rundir.prepare_out(config.out, config.force)
     tf = _tf()
     import keras
 
-    rundir.prepare_out(config.out, config.force)
     config.architecture(num_classes=1)  # validates before the (slow) dataset read
     ds = read_dataset(config.data)
     arch = config.architecture(len(ds.names))
@@ -201,29 +246,29 @@ def train(config: DetectConfig, callbacks: tuple[Any, ...] = ()) -> DetectResult
     val = decode_split(parts["val"], arch.size, skipped)
     if not len(train_split) or not len(val):
         raise ConfigError(f"{config.data}: no decodable image in the training or validation split")
-    strategy = make_strategy(config.strategy)
+    strategy = distribute.make_strategy(config.strategy, worker, config.join_timeout)
+    if config.verbose != 0:
+        print(f"{worker.describe()}; {devices.describe(strategy, 'float32')}", flush=True)
     with strategy.scope():
         model = build_detector(arch)
-    run = rundir.prepare_out(config.out, config.force, clear=True)
-    created = not run.exists()
-    run.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        rundir.prepare_out(config.out, config.force, clear=True)
     prov = _provenance(config, ds, arch, parts, train_split, int(strategy.num_replicas_in_sync))
-    rundir.write_text(run / "labels.txt", "\n".join(ds.names) + "\n")
-    rundir.write_json(run / "split.json", _split_record(ds, parts))
-    rundir.write_json(run / "provenance.json", {**prov, "status": "training"})
-    history: dict[str, list[float]] = {}
-    best = [-1.0, -1.0]
     interrupted = False
-    try:
-        _fit(config, arch, model, strategy, train_split, val, ds.names, run, history, best, callbacks)
-    except KeyboardInterrupt:
-        interrupted = True
-    except BaseException:
-        if not (run / "model.keras").is_file():
-            _remove(run, created)
-        raise
-    return _finish(run, created, prov, history, best, interrupted, skipped, ds.notes,
-                   {k: len(v) for k, v in parts.items()})
+    with checkpoints.open_run(config.out, worker, prov, _split_record(ds, parts), ds.names,
+                              config.resume) as state:
+        try:
+            with distribute.cluster_errors(worker):
+                _fit(config, arch, model, strategy, state, train_split, val, ds.names, callbacks)
+        except KeyboardInterrupt:
+            interrupted = True
+        except BaseException:
+            if not (state.path / "model.keras").is_file() and not state.resumed:
+                _remove(state.path, state.created)
+            raise
+        result = _finish(state.path, state.created, state.provenance, state.history, interrupted, skipped,
+                         ds.notes, {k: len(v) for k, v in parts.items()})
+    return replace(result, run=state.run)
 
 
 def _split_record(ds: Any, parts: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
@@ -267,13 +312,14 @@ def _remove(run: Path, created: bool) -> None:
 
 
 def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, list[float]],
-            best: list[float], interrupted: bool, skipped: list[tuple[str, str]], notes: tuple[str, ...],
+            interrupted: bool, skipped: list[tuple[str, str]], notes: tuple[str, ...],
             images: dict[str, int]) -> DetectResult:
     if not (run / "model.keras").is_file():
         _remove(run, created)
         if interrupted:
             raise KeyboardInterrupt("training interrupted before the first epoch ended; nothing kept")
         raise ConfigError(f"{run}: training produced no checkpoint")
+    best = _best(history)
     epochs = len(history.get("loss", []))
     prov = {**prov, "status": "interrupted" if interrupted else "complete", "val_map50": best[0],
             "val_map": best[1], "epochs": epochs, "dataset": {**prov["dataset"], "skipped": [list(s) for s in skipped]}}
@@ -283,5 +329,6 @@ def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, l
 
     plot_training(history, run / "training.png")
     if interrupted:
-        raise KeyboardInterrupt(f"training interrupted; the best checkpoint so far is {run / 'model.keras'}")
+        raise KeyboardInterrupt(f"training interrupted; the best checkpoint so far is {run / 'model.keras'} "
+                                f"(continue with: edgekit train --resume {run})")
     return DetectResult(run, best[0], best[1], epochs, images, tuple(skipped), notes, history)

@@ -39,7 +39,8 @@ def giou(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def detection_loss(points: Points, num_classes: int) -> Any:
-    """A Keras loss ``(targets [B,N,6], raw [B,N,4+C]) → scalar`` (see the module docstring)."""
+    """A Keras loss ``(targets [B,N,6], raw [B,N,4+C]) → [B]`` whose batch mean is the sum over the
+    batch divided by its positive points (see the module docstring)."""
     import keras
     from keras import ops
 
@@ -61,8 +62,10 @@ def detection_loss(points: Points, num_classes: int) -> Any:
             bce = ops.maximum(logits, 0.0) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
             point_weight = ops.where(positive > 0, weight, 1.0)[..., None]
             focal = bce * ops.power(ops.abs(target - prob), FOCUS)
-            cls_loss = ops.sum(focal * point_weight) / num_pos
-            box_loss = ops.sum((1.0 - g) * weight * positive) / num_pos
-            return cls_loss + BOX_WEIGHT * box_loss
+            per_image = ops.sum(focal * point_weight, axis=(1, 2)) \
+                + BOX_WEIGHT * ops.sum((1.0 - g) * weight * positive, axis=1)
+            # per image, so Keras averages it over the batch (and over workers) itself; a scalar
+            # returned here is counted once per worker (keras 3.x), doubling the loss on two workers
+            return per_image * ops.cast(ops.shape(per_image)[0], "float32") / num_pos
 
     return DetectionLoss()

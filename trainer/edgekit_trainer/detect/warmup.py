@@ -77,23 +77,37 @@ def object_crops(split: DetectionSplit, num_classes: int, rng: np.random.Generat
 
 
 def warm_up(backbone: Any, split: DetectionSplit, num_classes: int, epochs: int, seed: int,
-            flip: bool, batch_size: int = 64, verbose: int = 0) -> float:
+            flip: bool, batch_size: int = 64, verbose: int = 0, strategy: Any = None) -> float:
     """Train ``backbone`` (input ``[B, None, None, 3]`` pixels) to classify object crops.
+
+    ``strategy`` is the one ``backbone`` was built under (default: none); across workers each
+    worker cuts the same crops (same seed) and trains on its part of every batch.
 
     Returns:
         The training accuracy of the last epoch.
     """
     import keras
+    import tensorflow as tf
 
+    from .. import distribute, pipeline
+
+    strategy = strategy or tf.distribute.get_strategy()
     x, y = object_crops(split, num_classes, np.random.default_rng(seed), flip)
-    inputs = keras.Input((CROP, CROP, 3))
-    features = backbone(inputs)[-1]
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    outputs = keras.layers.Dense(num_classes + 1, activation="softmax")(keras.layers.Dropout(0.2)(pooled))
-    classifier = keras.Model(inputs, outputs, name="crop_classifier")
-    classifier.compile(keras.optimizers.AdamW(2e-3, weight_decay=5e-4), "sparse_categorical_crossentropy",
-                       metrics=["accuracy"])
+    with strategy.scope():
+        inputs = keras.Input((CROP, CROP, 3))
+        features = backbone(inputs)[-1]
+        pooled = keras.layers.GlobalAveragePooling2D()(features)
+        outputs = keras.layers.Dense(num_classes + 1, activation="softmax")(keras.layers.Dropout(0.2)(pooled))
+        classifier = keras.Model(inputs, outputs, name="crop_classifier")
+    fitter = distribute.fit_model(classifier, strategy)  # outside the scope, see there
     if verbose:
         print(f"warm-up: backbone learns {len(y)} object and background crops for {epochs} epochs", flush=True)
-    history = classifier.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
-    return float(history.history["accuracy"][-1])
+    with strategy.scope():
+        fitter.compile(keras.optimizers.AdamW(2e-3, weight_decay=5e-4), "sparse_categorical_crossentropy",
+                       metrics=["accuracy"])
+        if distribute.multi_worker(strategy):  # crops are whole pixels: uint8 keeps them at a quarter the memory
+            data = pipeline.training_data(np.clip(x, 0, 255).astype(np.uint8), y, batch_size, seed)
+            history = fitter.fit(data, epochs=epochs, verbose=verbose, shuffle=False)  # the pipeline shuffles
+        else:
+            history = fitter.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
+    return float(np.asarray(history.history["accuracy"][-1]).reshape(-1)[0])
