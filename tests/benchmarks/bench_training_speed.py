@@ -106,6 +106,12 @@ def test_bench_pipeline_vs_numpy_model_fit() -> None:
 
 def _train_rate(args: list[str], folder: Path, workers: int) -> tuple[float, float]:
     """``(median images/s after the first epoch, wall seconds)`` of one ``edgekit train``."""
+    rate, wall, _ = _train(args, folder, workers)
+    return rate, wall
+
+
+def _train(args: list[str], folder: Path, workers: int) -> tuple[float, float, dict]:  # type: ignore[type-arg]
+    """``(median images/s after the first epoch, wall seconds, provenance)`` of one ``edgekit train``."""
     import workers as launcher
 
     ports = launcher.free_ports(workers) if workers > 1 else None
@@ -117,7 +123,8 @@ def _train_rate(args: list[str], folder: Path, workers: int) -> tuple[float, flo
     wall = time.perf_counter() - t0
     assert codes == [0] * workers, procs[0].stderr[-2000:]
     history = json.loads((folder / "run" / "history.json").read_text())
-    return float(np.median(history["images_per_s"][1:])), wall
+    prov = json.loads((folder / "run" / "provenance.json").read_text())
+    return float(np.median(history["images_per_s"][1:])), wall, prov
 
 
 def test_bench_one_worker_vs_two_local_workers(tmp_path: Path) -> None:
@@ -139,6 +146,26 @@ def test_bench_one_worker_vs_two_local_workers(tmp_path: Path) -> None:
     ratio = max(r for r, _ in results[2]) / max(r for r, _ in results[1])
     print(f"two workers / one: {ratio:.2f}x training images/s (same 2 cores: this is the cost of the "
           "collective communication, not a speed-up)")
+
+
+@pytest.mark.timeout(1800)
+def test_bench_detector_one_worker_vs_two_local_workers(tmp_path: Path) -> None:
+    """The same for detector training, with the validation mAP@0.5 each run reached (same data, seed, options)."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("pycocotools")
+    import detect_scenes
+
+    data = detect_scenes.write_yolo(tmp_path / "scenes", train=600, val=100, test=0, seed=0)
+    args = [str(data), "--task", "detect", "--model", "tiny", "--size", "160", "--epochs", "16",
+            "--warmup-epochs", "8", "--no-flip", "--batch-size", "16", "--lr", "0.003"]
+    results = {count: _train(args, tmp_path / f"det-{count}", count) for count in (1, 2)}
+    print(f"\n\nedgekit train --task detect, 600 scenes at 160, tiny, batch 16, 16 epochs, on {os.cpu_count()} cores")
+    print(f"{'workers':<8} {'images/s':>9} {'wall s':>7} {'val mAP@0.5':>12}")
+    for count, (rate, wall, prov) in results.items():
+        print(f"{count:<8} {rate:>9.1f} {wall:>7.1f} {prov['val_map50']:>12.4f}")
+    (one, _, p1), (two, _, p2) = results[1], results[2]
+    print(f"two workers / one: {two / one:.2f}x images/s; val mAP@0.5 difference "
+          f"{(p2['val_map50'] - p1['val_map50']) * 100:+.2f} points")
 
 
 def test_bench_cpu_vs_gpu(tmp_path: Path) -> None:
