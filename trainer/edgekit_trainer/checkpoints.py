@@ -28,16 +28,16 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import rundir
-from .distribute import Worker, work_dir
+from .distribute import Worker, cluster_errors, work_dir
 from .errors import ResumeRefused
 
-__all__ = ["BACKUP", "RunState", "check_resumable", "differences", "open_run", "recorded_options"]
+__all__ = ["BACKUP", "RunState", "check_resumable", "differences", "fit_guarded", "open_run", "recorded_options"]
 
 BACKUP = "backup"
 NOT_COMPARED = frozenset({"data", "out", "force", "verbose", "command", "resume", "join_timeout"})
@@ -228,3 +228,20 @@ def open_run(out: str | Path, worker: Worker, provenance: dict[str, Any], split:
             _fresh(path, run, provenance, split, labels)
         yield state
         shutil.rmtree(state.backup, ignore_errors=True)
+
+
+def fit_guarded(state: RunState, worker: Worker, fit: Callable[[], Any]) -> tuple[Any, bool]:
+    """``(fit(), False)``, or ``(None, True)`` after Ctrl-C (the records so far are kept).
+
+    Cluster failures become one :class:`~.errors.ClusterError`; any other failure of a fresh run
+    before its first checkpoint leaves nothing behind.
+    """
+    try:
+        with cluster_errors(worker):
+            return fit(), False
+    except KeyboardInterrupt:
+        return None, True
+    except BaseException:
+        if not (state.path / "model.keras").is_file() and not state.resumed:
+            rundir.remove_artefacts(state.path, state.created)
+        raise

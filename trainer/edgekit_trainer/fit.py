@@ -317,25 +317,9 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
 def _fit_and_finish(config: TrainConfig, ds: Dataset, model: Any, strategy: Any, state: checkpoints.RunState,
                     worker: distribute.Worker, callbacks: tuple[Any, ...]) -> TrainResult:
     history = state.history
-    stages, interrupted = 0, False
-    try:
-        with distribute.cluster_errors(worker):
-            stages = _fit_stages(config, ds, model, strategy, state, history, callbacks)
-    except KeyboardInterrupt:
-        interrupted = True
-    except BaseException:
-        if not (state.path / "model.keras").is_file() and not state.resumed:
-            _remove(state.path, state.created)
-        raise
-    return _finish(state.path, state.created, state.provenance, history, stages, interrupted, ds)
-
-
-def _remove(run: Path, created: bool) -> None:
-    """Leave nothing half-written: our artefacts go, and the folder if we made it."""
-    for name in rundir.ARTEFACTS + ("model.tmp.keras",):
-        (run / name).unlink(missing_ok=True)
-    if created and not any(run.iterdir()):
-        run.rmdir()
+    stages, interrupted = checkpoints.fit_guarded(
+        state, worker, lambda: _fit_stages(config, ds, model, strategy, state, history, callbacks))
+    return _finish(state.path, state.created, state.provenance, history, stages or 0, interrupted, ds)
 
 
 def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, list[float]],
@@ -343,7 +327,7 @@ def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, l
     import keras
 
     if not (run / "model.keras").is_file():
-        _remove(run, created)
+        rundir.remove_artefacts(run, created)
         if interrupted:
             raise KeyboardInterrupt("training interrupted before the first epoch ended; nothing kept")
         raise ConfigError(f"{run}: training produced no checkpoint (no finite validation loss)")

@@ -27,7 +27,7 @@ from edgekit.errors import ModelNotFound
 from .data import Dataset, ImageSpec
 from .errors import RunExists
 
-__all__ = ["ARTEFACTS", "RunFolder", "open_run", "prepare_out", "versions", "write_json"]
+__all__ = ["ARTEFACTS", "RunFolder", "open_run", "prepare_out", "remove_artefacts", "versions", "write_json"]
 
 ARTEFACTS = ("model.keras", "labels.txt", "history.json", "provenance.json", "split.json",
              "training.png")
@@ -59,6 +59,14 @@ def versions() -> dict[str, str]:
     if "keras" in sys.modules:
         out["keras"] = sys.modules["keras"].__version__
     return out
+
+
+def remove_artefacts(run: Path, created: bool) -> None:
+    """Leave nothing half-written: our artefacts go, and the folder too if this training made it."""
+    for name in ARTEFACTS + ("model.tmp.keras",):
+        (run / name).unlink(missing_ok=True)
+    if created and run.exists() and not any(run.iterdir()):
+        run.rmdir()
 
 
 def prepare_out(out: str | Path, force: bool, clear: bool = False) -> Path:

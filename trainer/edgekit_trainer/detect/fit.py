@@ -171,8 +171,8 @@ def _warm_up(config: DetectConfig, arch: DetectArchitecture, model: Any, strateg
 
 
 def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: Any, state: Any,
-         train_split: DetectionSplit, val: DetectionSplit, names: tuple[str, ...], extra: tuple[Any, ...]) -> int:
-    """Train the stages not completed yet; return how many there are."""
+         train_split: DetectionSplit, val: DetectionSplit, names: tuple[str, ...], extra: tuple[Any, ...]) -> None:
+    """Train the stages not completed yet (a fresh run: all of them)."""
     import keras
 
     verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
@@ -208,7 +208,6 @@ def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: A
         ]
         with strategy.scope():
             fitter.fit(data, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)  # Batches shuffles
-    return len(stages)
 
 
 def train(config: DetectConfig, callbacks: tuple[Any, ...] = ()) -> DetectResult:
@@ -254,18 +253,10 @@ def train(config: DetectConfig, callbacks: tuple[Any, ...] = ()) -> DetectResult
     if fresh:
         rundir.prepare_out(config.out, config.force, clear=True)
     prov = _provenance(config, ds, arch, parts, train_split, int(strategy.num_replicas_in_sync))
-    interrupted = False
     with checkpoints.open_run(config.out, worker, prov, _split_record(ds, parts), ds.names,
                               config.resume) as state:
-        try:
-            with distribute.cluster_errors(worker):
-                _fit(config, arch, model, strategy, state, train_split, val, ds.names, callbacks)
-        except KeyboardInterrupt:
-            interrupted = True
-        except BaseException:
-            if not (state.path / "model.keras").is_file() and not state.resumed:
-                _remove(state.path, state.created)
-            raise
+        _, interrupted = checkpoints.fit_guarded(
+            state, worker, lambda: _fit(config, arch, model, strategy, state, train_split, val, ds.names, callbacks))
         result = _finish(state.path, state.created, state.provenance, state.history, interrupted, skipped,
                          ds.notes, {k: len(v) for k, v in parts.items()})
     return replace(result, run=state.run)
@@ -304,18 +295,11 @@ def _provenance(config: DetectConfig, ds: Any, arch: DetectArchitecture, parts: 
     }
 
 
-def _remove(run: Path, created: bool) -> None:
-    for name in rundir.ARTEFACTS + ("model.tmp.keras",):
-        (run / name).unlink(missing_ok=True)
-    if created and run.exists() and not any(run.iterdir()):
-        run.rmdir()
-
-
 def _finish(run: Path, created: bool, prov: dict[str, Any], history: dict[str, list[float]],
             interrupted: bool, skipped: list[tuple[str, str]], notes: tuple[str, ...],
             images: dict[str, int]) -> DetectResult:
     if not (run / "model.keras").is_file():
-        _remove(run, created)
+        rundir.remove_artefacts(run, created)
         if interrupted:
             raise KeyboardInterrupt("training interrupted before the first epoch ended; nothing kept")
         raise ConfigError(f"{run}: training produced no checkpoint")
