@@ -10,7 +10,8 @@ Run with ``pytest --benchmarks tests/benchmarks/bench_training_speed.py -s``.
 2. ``edgekit train`` on one worker vs two local workers (``--strategy multiworker``,
    loopback), alternating, on the digits: the median training images/s of the epochs after
    the first, as the runs record it. Two workers on the same two cores only add
-   communication: the ratio shows its cost, not a speed-up.
+   communication: the ratio shows its cost, not a speed-up. The same for the detector, with
+   the validation mAP@0.5 each run ends with (the goal: two workers within 1 point of one).
 3. CPU vs GPU: measured only when TensorFlow sees a GPU.
 
 Every number comes from a machine shared with other jobs: the best round is the least
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.benchmark
 ROUNDS = int(os.environ.get("EDGEKIT_BENCH_ROUNDS", "5"))
 RUNS = int(os.environ.get("EDGEKIT_BENCH_TRAIN_RUNS", "2"))
 BATCH = 32
+DETECT_EPOCHS = 40
 TINY = ["--model", "tiny", "--size", "32", "--channels", "1", "--no-flip", "--batch-size", str(BATCH)]
 
 
@@ -106,12 +108,13 @@ def test_bench_pipeline_vs_numpy_model_fit() -> None:
 
 def _train_rate(args: list[str], folder: Path, workers: int) -> tuple[float, float]:
     """``(median images/s after the first epoch, wall seconds)`` of one ``edgekit train``."""
-    rate, wall, _ = _train(args, folder, workers)
+    rate, wall, _, _ = _train(args, folder, workers)
     return rate, wall
 
 
-def _train(args: list[str], folder: Path, workers: int) -> tuple[float, float, dict]:  # type: ignore[type-arg]
-    """``(median images/s after the first epoch, wall seconds, provenance)`` of one ``edgekit train``."""
+def _train(args: list[str], folder: Path, workers: int,
+           timeout: float = 900) -> tuple[float, float, dict, dict]:  # type: ignore[type-arg]
+    """``(median images/s after the first epoch, wall seconds, provenance, history)`` of one ``edgekit train``."""
     import workers as launcher
 
     ports = launcher.free_ports(workers) if workers > 1 else None
@@ -119,12 +122,12 @@ def _train(args: list[str], folder: Path, workers: int) -> tuple[float, float, d
     t0 = time.perf_counter()
     procs = [launcher.start([*args, "--out", str(folder / "run"), *extra], folder / f"w{i}", ports, i)
              for i in range(workers)]
-    codes = launcher.wait(procs, 900)
+    codes = launcher.wait(procs, timeout)
     wall = time.perf_counter() - t0
     assert codes == [0] * workers, procs[0].stderr[-2000:]
     history = json.loads((folder / "run" / "history.json").read_text())
     prov = json.loads((folder / "run" / "provenance.json").read_text())
-    return float(np.median(history["images_per_s"][1:])), wall, prov
+    return float(np.median(history["images_per_s"][1:])), wall, prov, history
 
 
 def test_bench_one_worker_vs_two_local_workers(tmp_path: Path) -> None:
@@ -148,24 +151,27 @@ def test_bench_one_worker_vs_two_local_workers(tmp_path: Path) -> None:
           "collective communication, not a speed-up)")
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(5400)
 def test_bench_detector_one_worker_vs_two_local_workers(tmp_path: Path) -> None:
-    """The same for detector training, with the validation mAP@0.5 each run reached (same data, seed, options)."""
+    """The same for detector training, with the validation mAP@0.5 each run reached at the end of its
+    schedule (same data, seed and options; ``DETECT_EPOCHS`` long enough that mAP has levelled off:
+    mid-climb, one epoch's difference in pace moves it by 10 points either way)."""
     pytest.importorskip("tensorflow")
     pytest.importorskip("pycocotools")
     import detect_scenes
 
     data = detect_scenes.write_yolo(tmp_path / "scenes", train=600, val=100, test=0, seed=0)
-    args = [str(data), "--task", "detect", "--model", "tiny", "--size", "160", "--epochs", "16",
+    args = [str(data), "--task", "detect", "--model", "tiny", "--size", "160", "--epochs", str(DETECT_EPOCHS),
             "--warmup-epochs", "8", "--no-flip", "--batch-size", "16", "--lr", "0.003"]
-    results = {count: _train(args, tmp_path / f"det-{count}", count) for count in (1, 2)}
-    print(f"\n\nedgekit train --task detect, 600 scenes at 160, tiny, batch 16, 16 epochs, on {os.cpu_count()} cores")
-    print(f"{'workers':<8} {'images/s':>9} {'wall s':>7} {'val mAP@0.5':>12}")
-    for count, (rate, wall, prov) in results.items():
-        print(f"{count:<8} {rate:>9.1f} {wall:>7.1f} {prov['val_map50']:>12.4f}")
-    (one, _, p1), (two, _, p2) = results[1], results[2]
+    results = {count: _train(args, tmp_path / f"det-{count}", count, timeout=2400) for count in (1, 2)}
+    print(f"\n\nedgekit train --task detect, 600 scenes at 160, tiny, batch 16, {DETECT_EPOCHS} epochs, "
+          f"on {os.cpu_count()} cores")
+    print(f"{'workers':<8} {'images/s':>9} {'wall s':>7} {'last loss':>10} {'val mAP@0.5':>12}")
+    for count, (rate, wall, prov, history) in results.items():
+        print(f"{count:<8} {rate:>9.1f} {wall:>7.1f} {history['loss'][-1]:>10.4f} {prov['val_map50']:>12.4f}")
+    (one, _, p1, _), (two, _, p2, _) = results[1], results[2]
     print(f"two workers / one: {two / one:.2f}x images/s; val mAP@0.5 difference "
-          f"{(p2['val_map50'] - p1['val_map50']) * 100:+.2f} points")
+          f"{(p2['val_map50'] - p1['val_map50']) * 100:+.2f} points (goal: within 1)")
 
 
 def test_bench_cpu_vs_gpu(tmp_path: Path) -> None:

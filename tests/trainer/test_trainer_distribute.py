@@ -4,7 +4,10 @@ mixed precision, and the one-line errors of ``edgekit train --strategy multiwork
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +211,15 @@ def test_tensorflow_cluster_failures_become_one_cluster_error_line() -> None:
     assert not late.value.resumable
     with pytest.raises(tf.errors.InvalidArgumentError), cluster_errors(worker):  # not the cluster's fault
         raise tf.errors.InvalidArgumentError(None, None, "shapes differ")
+
+
+def test_synchronized_batch_norm_on_two_replicas_is_one_process_step() -> None:
+    """One training step on two replicas, each with half of the batch: with synchronized batch
+    norm the outputs and summed gradients are one process's; with each half's own statistics not."""
+    script = Path(__file__).with_name("batchnorm_replicas.py")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["synchronized"]["output"] < 1e-4 and report["synchronized"]["gradient"] < 1e-3, report
+    assert report["local"]["output"] > 0.5 and report["local"]["gradient"] > 1.0, report  # the probe can tell

@@ -79,9 +79,9 @@ def default_size(name: str) -> int:
 
 def _conv_bn(keras: Any, x: Any, filters: int, strides: int = 1) -> Any:
     x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
-    # the statistics it predicts with are measured on the training images (batchnorm.py), not averaged;
-    # synchronized: across devices and workers, the statistics are the global batch's (as on one device)
-    return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9, synchronized=True)(x))
+    # the statistics it predicts with are measured on the training images, not averaged; across
+    # devices and workers it trains with the global batch's (both in batchnorm.py)
+    return keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(x))
 
 
 def _tiny(arch: Architecture, keras: Any) -> Any:

@@ -29,7 +29,7 @@ from edgekit._evaluate.folder import check_trainable, folder_warnings
 from edgekit.errors import ConfigError
 
 from . import backbones, checkpoints, devices, distribute, pipeline, rundir, schedule
-from .batchnorm import precise_batchnorm_callback
+from .batchnorm import precise_batchnorm_callback, synchronize_batchnorm
 from .data import Dataset, ImageSpec, load_dataset
 from .verdict import Verdict, judge
 
@@ -304,6 +304,7 @@ def train(config: TrainConfig, callbacks: tuple[Any, ...] = ()) -> TrainResult:
             print(f"{worker.describe()}; {devices.describe(strategy, policy)}", flush=True)
         with strategy.scope():
             model = backbones.build_model(arch)
+        synchronize_batchnorm(model, strategy)  # across workers and devices, as on one device
         if fresh:
             rundir.prepare_out(config.out, config.force, clear=True)
         warnings = [*folder_warnings(config.data, sizes), *ds.warnings]

@@ -31,6 +31,7 @@ import numpy as np
 from edgekit.errors import ConfigError
 
 from .. import checkpoints, devices, distribute, pipeline, rundir
+from ..batchnorm import synchronize_batchnorm
 from ..fit import STRATEGIES
 from .augment import Augmentation
 from .batches import across_workers, class_weights, make_batches
@@ -250,6 +251,7 @@ def train(config: DetectConfig, callbacks: tuple[Any, ...] = ()) -> DetectResult
         print(f"{worker.describe()}; {devices.describe(strategy, 'float32')}", flush=True)
     with strategy.scope():
         model = build_detector(arch)
+    synchronize_batchnorm(model, strategy)  # across workers, as on one process
     if fresh:
         rundir.prepare_out(config.out, config.force, clear=True)
     prov = _provenance(config, ds, arch, parts, train_split, int(strategy.num_replicas_in_sync))
