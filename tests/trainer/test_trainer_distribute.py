@@ -213,6 +213,7 @@ def test_tensorflow_cluster_failures_become_one_cluster_error_line() -> None:
         raise tf.errors.InvalidArgumentError(None, None, "shapes differ")
 
 
+@pytest.mark.slow  # TensorFlow in a child
 def test_synchronized_batch_norm_on_two_replicas_is_one_process_step() -> None:
     """One training step on two replicas, each with half of the batch: with synchronized batch
     norm the outputs and summed gradients are one process's; with each half's own statistics not."""
