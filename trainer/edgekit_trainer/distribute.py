@@ -35,14 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgekit.errors import ConfigError
 
 from .errors import ClusterError
 
-__all__ = ["HEARTBEAT_S", "Worker", "average_across_workers", "cluster_errors", "fit_model", "make_strategy",
-           "parse_tf_config", "statistics_callback", "this_worker", "work_dir"]
+__all__ = ["HEARTBEAT_S", "Worker", "cluster_errors", "fit_model", "make_strategy",
+           "parse_tf_config", "this_worker", "work_dir"]
 
 HEARTBEAT_S = 10  # a worker silent this long is declared lost (and the others stop)
 JOBS = ("chief", "worker")
@@ -293,39 +291,6 @@ def multi_worker(strategy: Any) -> bool:
     """Whether ``strategy`` spans several processes."""
     extended = getattr(strategy, "extended", None)
     return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
-
-
-def average_across_workers(variables: list[Any], strategy: Any) -> None:
-    """Give every worker the mean of its floating-point ``variables`` (one all-reduce).
-
-    The strategy keeps trainable weights equal everywhere, but each worker updates batch-norm
-    moving statistics from its own part of the batch: the models drift apart, and so would
-    the validation scores that early stopping and the checkpoint go by.
-    """
-    import tensorflow as tf
-
-    variables = [v for v in variables if "float" in str(v.dtype)]
-    if not multi_worker(strategy) or not variables:
-        return
-    local = strategy.run(lambda: tf.concat([tf.reshape(tf.identity(v), [-1]) for v in variables], 0))
-    mean = strategy.reduce(tf.distribute.ReduceOp.MEAN, local, axis=None)
-    start = 0
-    for v in variables:
-        size = int(np.prod(v.shape))
-        v.assign(tf.reshape(mean[start:start + size], v.shape))
-        start += size
-
-
-def statistics_callback(model: Any, strategy: Any) -> Any:
-    """A Keras callback that averages ``model``'s non-trainable variables (batch-norm statistics)
-    across workers at the end of every epoch; put it before the callbacks that score or save."""
-    import keras
-
-    class AgreeOnStatistics(keras.callbacks.Callback):  # type: ignore[misc]
-        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            average_across_workers(list(model.non_trainable_variables), strategy)
-
-    return AgreeOnStatistics()
 
 
 def fit_model(model: Any, strategy: Any) -> Any:

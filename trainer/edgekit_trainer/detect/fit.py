@@ -198,7 +198,6 @@ def _fit(config: DetectConfig, arch: DetectArchitecture, model: Any, strategy: A
         recorder, backup = state.callbacks(number)
         callbacks = [
             pipeline.throughput_callback(len(train_split)),
-            distribute.statistics_callback(model, strategy),  # the same model on every worker
             backup,  # before the swap: the checkpoint holds the trained weights, not their average
             keras.callbacks.SwapEMAWeights(swap_on_epoch=True),  # scored and saved: the averaged weights
             _map_callback(keras, model, val, names, arch.size, state.path / "model.keras", state.history, best,
